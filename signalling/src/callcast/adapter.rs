@@ -1,0 +1,359 @@
+//! [`RoomAdapter`] for rooms that speak the callcast room protocol.
+//! Each publisher opens its own PeerConnection to us, so a peer id here is
+//! the publisher's participant id.
+
+use std::collections::HashMap;
+
+use tokio::sync::mpsc;
+
+use super::client::{self, RoomSender};
+use crate::adapter::{
+    AdapterError, AdapterFuture, AdapterIo, Participant, RoomAdapter, RoomCommand, RoomEvent,
+    Stream, Track,
+};
+use crate::protocol::{ClientMessage, ParticipantInfo, Role, ServerMessage, TrackInfo};
+
+/// Joins a callcast room as a hidden recorder.
+#[derive(Debug, Clone)]
+pub struct CallcastAdapter {
+    pub url: String,
+    pub room: String,
+    pub display: String,
+}
+
+impl RoomAdapter for CallcastAdapter {
+    fn kind(&self) -> &'static str {
+        "callcast"
+    }
+
+    fn run(self: Box<Self>, io: AdapterIo) -> AdapterFuture {
+        Box::pin(run(*self, io))
+    }
+}
+
+async fn run(cfg: CallcastAdapter, mut io: AdapterIo) -> Result<(), AdapterError> {
+    let (mut tx, mut rx, welcome) =
+        client::join(&cfg.url, &cfg.room, &cfg.display, Role::Recorder).await?;
+    tracing::info!(url = %cfg.url, room = %cfg.room, self_id = %welcome.participant_id, "joined callcast room");
+    let mut translator = Translator::default();
+    let events = translator.welcome(&welcome.participant_id, welcome.participants);
+    if !emit(&io.events, events) {
+        return leave(tx).await;
+    }
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Ok(Some(msg)) => {
+                    if !emit(&io.events, translator.translate(msg)) {
+                        return leave(tx).await;
+                    }
+                }
+                Ok(None) => return Err(AdapterError::ConnectionLost("the room closed the connection".into())),
+                Err(AdapterError::Protocol(e)) => tracing::warn!(error = %e, "ignoring a message from the room"),
+                Err(e) => return Err(e),
+            },
+            cmd = io.commands.recv() => match cmd {
+                None | Some(RoomCommand::Leave) => return leave(tx).await,
+                Some(cmd) => tx.send(&to_client(cmd)).await?,
+            },
+        }
+    }
+}
+
+fn emit(events: &mpsc::UnboundedSender<RoomEvent>, batch: Vec<RoomEvent>) -> bool {
+    batch.into_iter().all(|e| events.send(e).is_ok())
+}
+
+async fn leave(mut tx: RoomSender) -> Result<(), AdapterError> {
+    // Best effort: the room also treats a closed socket as leaving.
+    let _ = tx.send(&ClientMessage::Leave {}).await;
+    tx.close().await;
+    Ok(())
+}
+
+fn to_client(cmd: RoomCommand) -> ClientMessage {
+    match cmd {
+        RoomCommand::Subscribe { participant_id } => ClientMessage::Subscribe { participant_id },
+        RoomCommand::Unsubscribe { participant_id } => {
+            ClientMessage::Unsubscribe { participant_id }
+        }
+        RoomCommand::Answer { peer, sdp } => ClientMessage::Answer { to: peer, sdp },
+        RoomCommand::LocalCandidate {
+            peer,
+            sdp_m_line_index,
+            candidate,
+        } => ClientMessage::Candidate {
+            to: peer,
+            sdp_m_line_index,
+            candidate,
+        },
+        RoomCommand::Leave => ClientMessage::Leave {},
+    }
+}
+
+/// Turns room messages into adapter events, keeping the announced tracks so
+/// that an offer's m-lines can be named.
+#[derive(Debug, Default)]
+pub(crate) struct Translator {
+    tracks: HashMap<String, Vec<TrackInfo>>,
+}
+
+impl Translator {
+    pub(crate) fn welcome(
+        &mut self,
+        self_id: &str,
+        participants: Vec<ParticipantInfo>,
+    ) -> Vec<RoomEvent> {
+        let mut events = vec![RoomEvent::Joined {
+            self_id: self_id.to_string(),
+        }];
+        for p in participants {
+            events.extend(self.joined(p));
+        }
+        events
+    }
+
+    fn joined(&mut self, p: ParticipantInfo) -> Vec<RoomEvent> {
+        let mut events = vec![RoomEvent::ParticipantJoined {
+            participant: Participant {
+                id: p.id.clone(),
+                display: p.display,
+            },
+        }];
+        for t in &p.tracks {
+            events.push(RoomEvent::TrackPublished {
+                participant_id: p.id.clone(),
+                track: track(t),
+            });
+        }
+        self.tracks.insert(p.id, p.tracks);
+        events
+    }
+
+    pub(crate) fn translate(&mut self, msg: ServerMessage) -> Vec<RoomEvent> {
+        match msg {
+            ServerMessage::ParticipantJoined { participant } => self.joined(participant),
+            ServerMessage::ParticipantLeft { participant_id, .. } => {
+                self.tracks.remove(&participant_id);
+                vec![
+                    RoomEvent::PeerClosed {
+                        peer: participant_id.clone(),
+                    },
+                    RoomEvent::ParticipantLeft { participant_id },
+                ]
+            }
+            ServerMessage::TrackPublished {
+                participant_id,
+                track: info,
+            } => {
+                let Some(tracks) = self.tracks.get_mut(&participant_id) else {
+                    tracing::warn!(%participant_id, "track from an unknown participant");
+                    return vec![];
+                };
+                tracks.retain(|t| t.id != info.id);
+                tracks.push(info.clone());
+                vec![RoomEvent::TrackPublished {
+                    participant_id,
+                    track: track(&info),
+                }]
+            }
+            ServerMessage::TrackUnpublished {
+                participant_id,
+                track_id,
+            } => {
+                if let Some(tracks) = self.tracks.get_mut(&participant_id) {
+                    tracks.retain(|t| t.id != track_id);
+                }
+                vec![RoomEvent::TrackUnpublished {
+                    participant_id,
+                    track_id,
+                }]
+            }
+            ServerMessage::Offer { from, sdp, tracks } => {
+                let known = self.tracks.get(&from);
+                let streams = tracks
+                    .into_iter()
+                    .filter_map(|mt| {
+                        let info = known?.iter().find(|t| t.id == mt.track_id);
+                        if info.is_none() {
+                            tracing::warn!(participant_id = %from, track_id = %mt.track_id, "offer names an unannounced track");
+                        }
+                        Some(Stream {
+                            mid: mt.mid,
+                            participant_id: from.clone(),
+                            track: track(info?),
+                        })
+                    })
+                    .collect();
+                vec![RoomEvent::Offer {
+                    peer: from,
+                    sdp,
+                    streams,
+                }]
+            }
+            ServerMessage::Candidate {
+                from,
+                sdp_m_line_index,
+                candidate,
+            } => vec![RoomEvent::RemoteCandidate {
+                peer: from,
+                sdp_m_line_index,
+                candidate,
+            }],
+            ServerMessage::Talking {
+                participant_id,
+                talking,
+            } => vec![RoomEvent::Talking {
+                participant_id,
+                talking,
+            }],
+            ServerMessage::Error { code, message } => {
+                tracing::warn!(?code, %message, "the room reported an error");
+                vec![]
+            }
+            other => {
+                tracing::debug!(?other, "ignoring a message a recorder does not expect");
+                vec![]
+            }
+        }
+    }
+}
+
+fn track(info: &TrackInfo) -> Track {
+    Track {
+        id: info.id.clone(),
+        kind: info.kind,
+        source: info.source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{LeaveReason, MidTrack, TrackKind, TrackSource};
+
+    fn alice() -> ParticipantInfo {
+        ParticipantInfo {
+            id: "p1".into(),
+            display: "Alice".into(),
+            tracks: vec![
+                TrackInfo {
+                    id: "cam".into(),
+                    kind: TrackKind::Video,
+                    source: TrackSource::Camera,
+                },
+                TrackInfo {
+                    id: "mic".into(),
+                    kind: TrackKind::Audio,
+                    source: TrackSource::Microphone,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn welcome_announces_everyone_and_their_tracks() {
+        let mut t = Translator::default();
+        let events = t.welcome("p9", vec![alice()]);
+        assert_eq!(events.len(), 4);
+        assert_eq!(
+            events[0],
+            RoomEvent::Joined {
+                self_id: "p9".into()
+            }
+        );
+        assert!(
+            matches!(&events[1], RoomEvent::ParticipantJoined { participant } if participant.display == "Alice")
+        );
+        assert!(
+            matches!(&events[2], RoomEvent::TrackPublished { track, .. } if track.kind == TrackKind::Video)
+        );
+    }
+
+    #[test]
+    fn offers_name_their_streams() {
+        let mut t = Translator::default();
+        t.welcome("p9", vec![alice()]);
+        let events = t.translate(ServerMessage::Offer {
+            from: "p1".into(),
+            sdp: "v=0".into(),
+            tracks: vec![
+                MidTrack {
+                    mid: "video0".into(),
+                    track_id: "cam".into(),
+                },
+                MidTrack {
+                    mid: "audio1".into(),
+                    track_id: "mic".into(),
+                },
+                MidTrack {
+                    mid: "x".into(),
+                    track_id: "nope".into(),
+                },
+            ],
+        });
+        let [RoomEvent::Offer { peer, streams, .. }] = events.as_slice() else {
+            panic!("expected one offer, got {events:?}");
+        };
+        assert_eq!(peer, "p1");
+        assert_eq!(streams.len(), 2, "the unannounced track is dropped");
+        assert_eq!(streams[0].mid, "video0");
+        assert_eq!(streams[0].track.source, TrackSource::Camera);
+        assert_eq!(streams[1].track.kind, TrackKind::Audio);
+    }
+
+    #[test]
+    fn a_leaving_participant_closes_its_peer() {
+        let mut t = Translator::default();
+        t.welcome("p9", vec![alice()]);
+        let events = t.translate(ServerMessage::ParticipantLeft {
+            participant_id: "p1".into(),
+            reason: LeaveReason::Left,
+        });
+        assert_eq!(
+            events,
+            vec![
+                RoomEvent::PeerClosed { peer: "p1".into() },
+                RoomEvent::ParticipantLeft {
+                    participant_id: "p1".into()
+                }
+            ]
+        );
+        // Its tracks are forgotten: a late offer names no streams.
+        let events = t.translate(ServerMessage::Offer {
+            from: "p1".into(),
+            sdp: "v=0".into(),
+            tracks: vec![MidTrack {
+                mid: "video0".into(),
+                track_id: "cam".into(),
+            }],
+        });
+        assert!(matches!(&events[0], RoomEvent::Offer { streams, .. } if streams.is_empty()));
+    }
+
+    #[test]
+    fn commands_become_addressed_messages() {
+        assert_eq!(
+            to_client(RoomCommand::Answer {
+                peer: "p1".into(),
+                sdp: "v=0".into()
+            }),
+            ClientMessage::Answer {
+                to: "p1".into(),
+                sdp: "v=0".into()
+            }
+        );
+        assert_eq!(
+            to_client(RoomCommand::LocalCandidate {
+                peer: "p1".into(),
+                sdp_m_line_index: 1,
+                candidate: "c".into()
+            }),
+            ClientMessage::Candidate {
+                to: "p1".into(),
+                sdp_m_line_index: 1,
+                candidate: "c".into()
+            }
+        );
+    }
+}

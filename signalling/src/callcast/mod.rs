@@ -1,0 +1,7 @@
+//! The callcast room protocol over a websocket: the client connection and
+//! the recorder adapter built on it.
+
+mod adapter;
+pub mod client;
+
+pub use adapter::CallcastAdapter;

@@ -1,0 +1,12 @@
+//! How callcast joins calls: the [`RoomAdapter`](adapter::RoomAdapter)
+//! interface, its implementations (one module each), the callcast room
+//! protocol and the embedded demo room that speaks it.
+//!
+//! No GStreamer here: an adapter only moves SDP and JSON.
+
+pub mod adapter;
+pub mod callcast;
+pub mod protocol;
+pub mod room;
+
+pub use adapter::{RoomAdapter, RoomCommand, RoomEvent};

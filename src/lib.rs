@@ -1,0 +1,15 @@
+//! callcast: joins a call on an SFU as a receive-only bot, composites every
+//! participant, encodes the program once and fans it out to outputs.
+//!
+//! - [`session`]: one call, its adapter and its pipeline.
+//! - [`media`]: the GStreamer side (ingest, tracks, layout, program,
+//!   encoders, outputs).
+//! - [`api`]: the HTTP API.
+//! - [`synth`]: synthetic participants; [`demo`]: everything on one machine.
+
+pub mod api;
+pub mod config;
+pub mod demo;
+pub mod media;
+pub mod session;
+pub mod synth;

@@ -1,0 +1,139 @@
+//! The `callcast` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "callcast",
+    version,
+    about = "Record and live-stream video calls"
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything on this machine: a demo room, synthetic participants
+    /// publishing over WebRTC, and a session recording them.
+    Demo {
+        /// Participants at the start.
+        #[arg(long, default_value_t = 4)]
+        participants: usize,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Where to record (default: recordings/demo-<timestamp>.mp4).
+        #[arg(long)]
+        record: Option<PathBuf>,
+        /// Address of the HTTP API.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        /// Seconds until the first participant leaves; 0 never.
+        #[arg(long, default_value_t = 10.0)]
+        leave_after: f64,
+        /// Seconds until a new participant joins; 0 never.
+        #[arg(long, default_value_t = 15.0)]
+        join_after: f64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("tokio")
+        .build()
+        .expect("the tokio runtime starts");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Demo {
+                participants,
+                duration,
+                record,
+                http,
+                leave_after,
+                join_after,
+            } => {
+                let opts = callcast::demo::DemoOptions {
+                    participants,
+                    duration: seconds(duration),
+                    record: record.unwrap_or_else(default_recording),
+                    http,
+                    leave_after: seconds(Some(leave_after)),
+                    join_after: seconds(Some(join_after)),
+                };
+                callcast::demo::run(opts, shutdown_signal()).await
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("callcast: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Positive seconds as a duration; zero, negative or absent as none.
+fn seconds(s: Option<f64>) -> Option<Duration> {
+    s.filter(|s| *s > 0.0 && s.is_finite())
+        .map(Duration::from_secs_f64)
+}
+
+fn default_recording() -> PathBuf {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year][month][day]-[hour][minute][second]"
+        ))
+        .unwrap_or_else(|_| "now".into());
+    PathBuf::from(format!("recordings/demo-{stamp}.mp4"))
+}
+
+/// Resolves on Ctrl-C or SIGTERM; a second one exits at once.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM can be handled");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping: finalizing outputs (signal again to exit at once)");
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("callcast: exiting without finalizing");
+        std::process::exit(130);
+    });
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("CALLCAST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

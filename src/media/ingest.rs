@@ -1,0 +1,387 @@
+//! Receiving: one receive-only webrtcbin per peer connection the SFU opens,
+//! and a track bin for every track that arrives on it.
+//!
+//! Track bins are built inside webrtcbin's `pad-added`, on the streaming
+//! thread, because the first packet follows the signal at once. Everything
+//! else (offers, teardown) is called from a blocking context. All state sits
+//! behind one lock that no blocking GStreamer call is ever made under,
+//! except the ones `pad-added` needs to link a track.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+
+use callcast_signalling::adapter::{PeerId, Stream, TrackKind};
+use gst::prelude::*;
+use tokio::sync::mpsc;
+
+use super::layout::Rect;
+use super::program::{Program, place};
+use super::track::TrackBin;
+use super::webrtc;
+use super::{MediaError, MediaEvent};
+use crate::config::IngestConfig;
+
+/// Names a track across the session: whose, and which.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct TrackKey {
+    pub participant_id: String,
+    pub track_id: String,
+}
+
+/// Where a video track that has no tile yet is kept: tiny and transparent,
+/// so that neither the scaler nor the compositor spends anything on it.
+const HIDDEN: Rect = Rect {
+    x: 0,
+    y: 0,
+    width: 16,
+    height: 16,
+};
+
+#[derive(Clone)]
+struct LinkedTrack {
+    key: TrackKey,
+    bin: TrackBin,
+    /// The compositor or audiomixer pad the bin feeds.
+    program_pad: gst::Pad,
+}
+
+struct Peer {
+    webrtcbin: gst::Element,
+    /// mid -> what the adapter said that m-line carries.
+    streams: HashMap<String, Stream>,
+    tracks: Vec<LinkedTrack>,
+    connection: String,
+}
+
+#[derive(Default)]
+struct State {
+    peers: HashMap<PeerId, Peer>,
+    tiles: HashMap<TrackKey, Rect>,
+}
+
+struct Inner {
+    pipeline: gst::Pipeline,
+    program: Arc<Program>,
+    cfg: IngestConfig,
+    events: mpsc::UnboundedSender<MediaEvent>,
+    state: Mutex<State>,
+}
+
+pub struct Ingest {
+    inner: Arc<Inner>,
+}
+
+/// What the API shows of one peer connection.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PeerStatus {
+    pub peer: PeerId,
+    pub connection: String,
+    pub tracks: Vec<TrackKey>,
+}
+
+impl Ingest {
+    pub fn new(
+        pipeline: &gst::Pipeline,
+        program: Arc<Program>,
+        cfg: IngestConfig,
+        events: mpsc::UnboundedSender<MediaEvent>,
+    ) -> Self {
+        Ingest {
+            inner: Arc::new(Inner {
+                pipeline: pipeline.clone(),
+                program,
+                cfg,
+                events,
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    /// Applies a remote offer on `peer` (creating its webrtcbin the first
+    /// time) and returns the answer's SDP. Blocks.
+    pub fn offer(&self, peer: &str, sdp: &str, streams: Vec<Stream>) -> Result<String, MediaError> {
+        let sdp = webrtc::parse_sdp(sdp)?;
+        let streams: HashMap<String, Stream> =
+            streams.into_iter().map(|s| (s.mid.clone(), s)).collect();
+        let existing = {
+            let mut state = self.inner.state.lock().unwrap();
+            state.peers.get_mut(peer).map(|p| {
+                p.streams = streams.clone();
+                p.webrtcbin.clone()
+            })
+        };
+        let webrtcbin = match existing {
+            Some(w) => w,
+            None => self.add_peer(peer, streams)?,
+        };
+        let offer =
+            gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, sdp);
+        webrtc::set_remote_description(&webrtcbin, &offer)?;
+        let answer = webrtc::create_description(&webrtcbin, gst_webrtc::WebRTCSDPType::Answer)?;
+        webrtc::set_local_description(&webrtcbin, &answer)?;
+        answer
+            .sdp()
+            .as_text()
+            .map_err(|_| MediaError::Negotiation("the answer does not serialize".into()))
+    }
+
+    pub fn add_candidate(&self, peer: &str, sdp_m_line_index: u32, candidate: &str) {
+        let webrtcbin = self
+            .inner
+            .state
+            .lock()
+            .unwrap()
+            .peers
+            .get(peer)
+            .map(|p| p.webrtcbin.clone());
+        match webrtcbin {
+            Some(w) => webrtc::add_ice_candidate(&w, sdp_m_line_index, candidate),
+            None => tracing::debug!(peer, "candidate for an unknown peer"),
+        }
+    }
+
+    /// Tears down `peer`'s webrtcbin and every track it fed. Blocks.
+    pub fn close_peer(&self, peer: &str) {
+        let Some(p) = self.inner.state.lock().unwrap().peers.remove(peer) else {
+            return;
+        };
+        // Stop the source first: once webrtcbin is NULL nothing pushes into
+        // the track bins, which can then go without a flush racing them.
+        let _ = p.webrtcbin.set_state(gst::State::Null);
+        let _ = self.inner.pipeline.remove(&p.webrtcbin);
+        for t in p.tracks {
+            let _ = t.bin.bin().set_state(gst::State::Null);
+            self.inner.program.release(&t.program_pad);
+            let _ = self.inner.pipeline.remove(t.bin.bin());
+            tracing::info!(peer, participant = %t.key.participant_id, track = %t.key.track_id, "track removed");
+        }
+        tracing::info!(peer, "peer closed");
+    }
+
+    /// Closes every peer. Blocks.
+    pub fn close_all(&self) {
+        let peers: Vec<PeerId> = self
+            .inner
+            .state
+            .lock()
+            .unwrap()
+            .peers
+            .keys()
+            .cloned()
+            .collect();
+        for peer in peers {
+            self.close_peer(&peer);
+        }
+    }
+
+    /// Moves every video track to its tile; tracks not in `tiles` are hidden.
+    pub fn set_tiles(&self, tiles: &[(TrackKey, Rect)]) {
+        // Applied outside the lock: resizing sends a reconfigure event up
+        // into webrtcbin, whose threads may be waiting for the lock.
+        let moves: Vec<(LinkedTrack, Option<Rect>)> = {
+            let mut state = self.inner.state.lock().unwrap();
+            state.tiles = tiles.iter().cloned().collect();
+            let State { peers, tiles } = &*state;
+            peers
+                .values()
+                .flat_map(|p| &p.tracks)
+                .filter(|t| t.bin.kind() == TrackKind::Video)
+                .map(|t| (t.clone(), tiles.get(&t.key).copied()))
+                .collect()
+        };
+        for (track, tile) in moves {
+            show(&track, tile.as_ref());
+        }
+    }
+
+    /// Tracks whose media is linked into the program.
+    pub fn receiving(&self) -> HashSet<TrackKey> {
+        let state = self.inner.state.lock().unwrap();
+        state
+            .peers
+            .values()
+            .flat_map(|p| p.tracks.iter().map(|t| t.key.clone()))
+            .collect()
+    }
+
+    pub fn peers(&self) -> Vec<PeerStatus> {
+        let state = self.inner.state.lock().unwrap();
+        let mut peers: Vec<PeerStatus> = state
+            .peers
+            .iter()
+            .map(|(id, p)| PeerStatus {
+                peer: id.clone(),
+                connection: p.connection.clone(),
+                tracks: p.tracks.iter().map(|t| t.key.clone()).collect(),
+            })
+            .collect();
+        peers.sort_by(|a, b| a.peer.cmp(&b.peer));
+        peers
+    }
+
+    fn add_peer(
+        &self,
+        peer: &str,
+        streams: HashMap<String, Stream>,
+    ) -> Result<gst::Element, MediaError> {
+        let inner = &self.inner;
+        let webrtcbin = webrtc::new_webrtcbin(
+            &format!("webrtc-{}", element_safe(peer)),
+            &inner.cfg.ice,
+            inner.cfg.jitter_latency_ms,
+        )?;
+
+        let events = inner.events.clone();
+        let peer_id = peer.to_string();
+        webrtc::on_ice_candidate(&webrtcbin, move |sdp_m_line_index, candidate| {
+            let _ = events.send(MediaEvent::LocalCandidate {
+                peer: peer_id.clone(),
+                sdp_m_line_index,
+                candidate,
+            });
+        });
+
+        let weak: Weak<Inner> = Arc::downgrade(inner);
+        let peer_id = peer.to_string();
+        webrtcbin.connect_pad_added(move |_, pad| {
+            if pad.direction() != gst::PadDirection::Src {
+                return;
+            }
+            if let Some(inner) = weak.upgrade()
+                && let Err(e) = inner.link_track(&peer_id, pad)
+            {
+                tracing::warn!(peer = %peer_id, pad = %pad.name(), error = %e, "cannot receive track");
+            }
+        });
+
+        let weak: Weak<Inner> = Arc::downgrade(inner);
+        let peer_id = peer.to_string();
+        webrtcbin.connect_notify(Some("connection-state"), move |webrtcbin, _| {
+            let state =
+                webrtcbin.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
+            let name = format!("{state:?}").to_lowercase();
+            tracing::info!(peer = %peer_id, state = %name, "peer connection");
+            if let Some(inner) = weak.upgrade()
+                && let Some(p) = inner.state.lock().unwrap().peers.get_mut(&peer_id)
+            {
+                p.connection = name;
+            }
+        });
+
+        inner
+            .pipeline
+            .add(&webrtcbin)
+            .map_err(|_| MediaError::Link(format!("peer {peer}: cannot add webrtcbin")))?;
+        inner.state.lock().unwrap().peers.insert(
+            peer.to_string(),
+            Peer {
+                webrtcbin: webrtcbin.clone(),
+                streams,
+                tracks: Vec::new(),
+                connection: "new".into(),
+            },
+        );
+        if webrtcbin.sync_state_with_parent().is_err() {
+            self.close_peer(peer);
+            return Err(MediaError::State(format!(
+                "peer {peer}: webrtcbin would not start"
+            )));
+        }
+        Ok(webrtcbin)
+    }
+}
+
+impl Inner {
+    /// Builds and links the track bin for a new webrtcbin src pad.
+    fn link_track(&self, peer_id: &str, pad: &gst::Pad) -> Result<(), MediaError> {
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let mid = webrtc::pad_mid(pad).unwrap_or_else(|| pad.name().to_string());
+
+        let mut state = self.state.lock().unwrap();
+        let State { peers, tiles } = &mut *state;
+        let peer = peers
+            .get_mut(peer_id)
+            .ok_or_else(|| MediaError::Negotiation("the peer is gone".into()))?;
+        let key = match peer.streams.get(&mid) {
+            Some(s) => TrackKey {
+                participant_id: s.participant_id.clone(),
+                track_id: s.track.id.clone(),
+            },
+            // The adapter did not name this m-line: still receive it.
+            None => TrackKey {
+                participant_id: peer_id.to_string(),
+                track_id: mid.clone(),
+            },
+        };
+        let name = format!(
+            "track-{}-{}",
+            element_safe(&key.participant_id),
+            element_safe(&key.track_id)
+        );
+        let tile = tiles.get(&key).copied();
+        let bin = TrackBin::new(&name, &caps, tile.unwrap_or(HIDDEN))?;
+        self.pipeline
+            .add(bin.bin())
+            .map_err(|_| MediaError::Link(format!("{name}: cannot add")))?;
+        let linked = (|| {
+            let program_pad = match bin.kind() {
+                TrackKind::Video => self
+                    .program
+                    .link_video(&bin.src_pad(), tile.unwrap_or(HIDDEN))?,
+                TrackKind::Audio => self.program.link_audio(&bin.src_pad())?,
+            };
+            bin.bin()
+                .sync_state_with_parent()
+                .map_err(|_| MediaError::State(format!("{name} would not start")))?;
+            pad.link(&bin.sink_pad())
+                .map_err(|e| MediaError::Link(format!("{name}: {e:?}")))?;
+            Ok(program_pad)
+        })();
+        let program_pad = match linked {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = bin.bin().set_state(gst::State::Null);
+                let _ = self.pipeline.remove(bin.bin());
+                return Err(e);
+            }
+        };
+        let track = LinkedTrack {
+            key,
+            bin,
+            program_pad,
+        };
+        if track.bin.kind() == TrackKind::Video {
+            set_visible(&track.program_pad, tile.is_some());
+        }
+        tracing::info!(peer = peer_id, participant = %track.key.participant_id, track = %track.key.track_id, %mid, "track linked");
+        peer.tracks.push(track);
+        Ok(())
+    }
+}
+
+/// Places a video track at its tile, or hides it.
+fn show(track: &LinkedTrack, tile: Option<&Rect>) {
+    let rect = tile.copied().unwrap_or(HIDDEN);
+    track.bin.set_tile_size(rect.width, rect.height);
+    place(&track.program_pad, rect);
+    set_visible(&track.program_pad, tile.is_some());
+}
+
+/// The compositor skips pads with alpha 0 entirely.
+fn set_visible(pad: &gst::Pad, visible: bool) {
+    pad.set_property("alpha", if visible { 1.0f64 } else { 0.0 });
+}
+
+/// Element names allow most characters, but keep them readable in graphs
+/// and thread names.
+fn element_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

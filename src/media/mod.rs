@@ -1,0 +1,117 @@
+//! The GStreamer side of a session.
+//!
+//! ```text
+//! webrtcbin ─pad-added─> track bin (one per track) ─> compositor / audiomixer
+//!   (ingest)               (track)                       (program)
+//!                                                          │
+//!                                 encoders, tee'd (encode) ┘
+//!                                                          │
+//!                                 output bins (outputs/) <─┘
+//! ```
+//!
+//! `layout` is the one pure module: rectangles from a roster.
+
+pub mod encode;
+pub mod ingest;
+pub mod layout;
+pub mod outputs;
+pub mod pipeline;
+pub mod program;
+pub mod stats;
+pub mod track;
+pub mod webrtc;
+
+use std::sync::OnceLock;
+
+pub use pipeline::{MediaEvent, SessionMedia};
+
+/// Everything that goes wrong on the media side.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MediaError {
+    #[error("GStreamer element {0} is missing: run scripts/install-deps")]
+    MissingElement(&'static str),
+    #[error("GStreamer is unavailable: {0}")]
+    Init(String),
+    #[error("cannot link {0}")]
+    Link(String),
+    #[error("state change failed: {0}")]
+    State(String),
+    #[error("negotiation failed: {0}")]
+    Negotiation(String),
+    #[error("{0}")]
+    Output(String),
+}
+
+/// Elements callcast cannot run without, checked once at start so that a
+/// missing plugin is one clear error instead of a failure mid-call.
+const REQUIRED_ELEMENTS: &[&str] = &[
+    "webrtcbin",
+    "nicesrc",
+    "rtpvp8depay",
+    "vp8dec",
+    "rtpopusdepay",
+    "opusdec",
+    "videoconvertscale",
+    "audioconvert",
+    "audioresample",
+    "compositor",
+    "audiomixer",
+    "x264enc",
+    "h264parse",
+    "avenc_aac",
+    "aacparse",
+    "isofmp4mux",
+    "filesink",
+    "queue",
+    "tee",
+];
+
+/// Initialises GStreamer and registers the statically linked plugins.
+/// Safe to call many times.
+pub fn init() -> Result<(), MediaError> {
+    static INIT: OnceLock<Result<(), MediaError>> = OnceLock::new();
+    INIT.get_or_init(|| {
+        gst::init().map_err(|e| MediaError::Init(e.to_string()))?;
+        gstfmp4::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
+        for name in REQUIRED_ELEMENTS {
+            if gst::ElementFactory::find(name).is_none() {
+                return Err(MediaError::MissingElement(name));
+            }
+        }
+        Ok(())
+    })
+    .clone()
+}
+
+/// Makes an element by factory name, naming the missing plugin on failure.
+pub(crate) fn make(factory: &'static str, name: Option<&str>) -> Result<gst::Element, MediaError> {
+    let mut builder = gst::ElementFactory::make(factory);
+    if let Some(name) = name {
+        builder = builder.name(name);
+    }
+    builder
+        .build()
+        .map_err(|_| MediaError::MissingElement(factory))
+}
+
+/// A capsfilter holding `caps`.
+pub(crate) fn capsfilter(name: Option<&str>, caps: &gst::Caps) -> Result<gst::Element, MediaError> {
+    let mut builder = gst::ElementFactory::make("capsfilter").property("caps", caps);
+    if let Some(name) = name {
+        builder = builder.name(name);
+    }
+    builder
+        .build()
+        .map_err(|_| MediaError::MissingElement("capsfilter"))
+}
+
+/// Links a chain of elements, naming the pair that would not link.
+pub(crate) fn link_chain(elements: &[&gst::Element]) -> Result<(), MediaError> {
+    use gst::prelude::*;
+    for pair in elements.windows(2) {
+        pair[0]
+            .link(pair[1])
+            .map_err(|_| MediaError::Link(format!("{} to {}", pair[0].name(), pair[1].name())))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! One session's pipeline: ingest, program, encoders and outputs put
+//! together, its bus, and how it ends.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use callcast_signalling::adapter::PeerId;
+use gst::prelude::*;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::MediaError;
+use super::encode::Encoder;
+use super::ingest::Ingest;
+use super::outputs::OutputManager;
+use super::program::Program;
+use super::stats::{FrameCounter, PipelineCounts, pipeline_counts};
+use crate::config::{IngestConfig, ProgramConfig};
+
+/// What the media side tells the session; sent from GStreamer threads.
+#[derive(Debug)]
+pub enum MediaEvent {
+    /// A local ICE candidate to signal to the SFU.
+    LocalCandidate {
+        peer: PeerId,
+        sdp_m_line_index: u32,
+        candidate: String,
+    },
+    /// Some element's latency changed: redistribute it (blocking).
+    LatencyChanged,
+    /// An element failed; `output` names the output it belonged to.
+    Error {
+        element: String,
+        message: String,
+        output: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProgramStatus {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// Frames composited since the start.
+    pub frames: u64,
+    /// Running time of the latest frame, in seconds.
+    pub position_s: f64,
+}
+
+pub struct SessionMedia {
+    pipeline: gst::Pipeline,
+    cfg: ProgramConfig,
+    pub ingest: Ingest,
+    pub outputs: OutputManager,
+    encoder: Encoder,
+    frames: Arc<FrameCounter>,
+}
+
+impl SessionMedia {
+    /// Builds the pipeline and sets it playing: the program runs (black)
+    /// before anyone joins. Blocks.
+    pub fn start(
+        name: &str,
+        program_cfg: &ProgramConfig,
+        ingest_cfg: &IngestConfig,
+    ) -> Result<(Arc<Self>, mpsc::UnboundedReceiver<MediaEvent>), MediaError> {
+        super::init()?;
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let pipeline = gst::Pipeline::builder().name(name).build();
+        // Tiles may arrive as late as the jitter buffer lets them, plus a
+        // frame of decoding.
+        let input_latency = gst::ClockTime::from_mseconds(
+            ingest_cfg.jitter_latency_ms as u64 + 1000 / program_cfg.fps.max(1) as u64,
+        );
+        let program = Arc::new(Program::new(&pipeline, program_cfg, input_latency)?);
+        let encoder = Encoder::new(&pipeline, &program, program_cfg)?;
+        let frames = FrameCounter::attach(&program.video_src());
+        let outputs = OutputManager::new(&pipeline, encoder.video_tee(), encoder.audio_tee());
+        let ingest = Ingest::new(&pipeline, program, ingest_cfg.clone(), events.clone());
+        let media = Arc::new(SessionMedia {
+            pipeline: pipeline.clone(),
+            cfg: program_cfg.clone(),
+            ingest,
+            outputs,
+            encoder,
+            frames,
+        });
+        watch_bus(&pipeline, Arc::downgrade(&media), events);
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|_| MediaError::State("the pipeline would not start".into()))?;
+        Ok((media, events_rx))
+    }
+
+    pub fn pipeline(&self) -> &gst::Pipeline {
+        &self.pipeline
+    }
+
+    /// Blocks.
+    pub fn recalculate_latency(&self) {
+        let _ = self.pipeline.recalculate_latency();
+    }
+
+    pub fn counts(&self) -> PipelineCounts {
+        pipeline_counts(self.pipeline.upcast_ref())
+    }
+
+    pub fn program_status(&self) -> ProgramStatus {
+        ProgramStatus {
+            width: self.cfg.width,
+            height: self.cfg.height,
+            fps: self.cfg.fps,
+            frames: self.frames.frames(),
+            position_s: self.frames.position_s(),
+        }
+    }
+
+    /// Ends the program and finalizes every output, waiting at most
+    /// `timeout` for them; then stops everything. Returns the outputs that
+    /// could not finish. Blocks.
+    pub fn stop(&self, timeout: Duration) -> Vec<String> {
+        self.encoder.finish();
+        let unfinished = self.outputs.wait_drained(timeout);
+        let _ = self.pipeline.set_state(gst::State::Null);
+        unfinished
+    }
+}
+
+impl Drop for SessionMedia {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+        if let Some(bus) = self.pipeline.bus() {
+            bus.unset_sync_handler();
+        }
+    }
+}
+
+/// Handles bus messages where they are posted: logging and output state
+/// right away, anything that blocks handed to the session as an event.
+fn watch_bus(
+    pipeline: &gst::Pipeline,
+    media: Weak<SessionMedia>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+) {
+    let bus = pipeline.bus().expect("pipelines have a bus");
+    bus.set_sync_handler(move |_, msg| {
+        use gst::MessageView;
+        match msg.view() {
+            MessageView::Error(err) => {
+                let element = msg
+                    .src()
+                    .map(|s| s.path_string().to_string())
+                    .unwrap_or_default();
+                let message = err.error().to_string();
+                let output = msg.src().and_then(|src| {
+                    media
+                        .upgrade()
+                        .and_then(|m| m.outputs.fail_if_owned(src, &message))
+                });
+                tracing::error!(%element, %message, debug = ?err.debug(), ?output, "pipeline error");
+                let _ = events.send(MediaEvent::Error {
+                    element,
+                    message,
+                    output,
+                });
+            }
+            MessageView::Warning(w) => {
+                let element = msg.src().map(|s| s.path_string().to_string());
+                tracing::warn!(element = ?element, message = %w.error(), debug = ?w.debug(), "pipeline warning");
+            }
+            MessageView::Latency(_) => {
+                let _ = events.send(MediaEvent::LatencyChanged);
+            }
+            _ => {}
+        }
+        gst::BusSyncReply::Drop
+    });
+}

@@ -1,0 +1,150 @@
+//! The program: a compositor that blends tiles already scaled to size and an
+//! audiomixer. Each has a permanent live input (the backdrop, silence), so
+//! the program runs at its frame rate with nobody in the call and never
+//! waits for a stalled participant.
+
+use gst::prelude::*;
+
+use super::layout::Rect;
+use super::track::{audio_caps, video_caps};
+use super::{MediaError, capsfilter, link_chain};
+use crate::config::ProgramConfig;
+
+pub struct Program {
+    compositor: gst::Element,
+    audiomixer: gst::Element,
+    video_out: gst::Element,
+    audio_out: gst::Element,
+}
+
+impl Program {
+    /// Adds the program's elements to `pipeline`. `input_latency` is how long
+    /// the aggregators wait for a late input: inputs join while running, so
+    /// the latency they will report is not known when the pipeline starts.
+    pub fn new(
+        pipeline: &gst::Pipeline,
+        cfg: &ProgramConfig,
+        input_latency: gst::ClockTime,
+    ) -> Result<Self, MediaError> {
+        let compositor = live_aggregator("compositor", input_latency)?;
+        let mut canvas = video_caps(cfg.width, cfg.height);
+        canvas
+            .make_mut()
+            .set("framerate", gst::Fraction::new(cfg.fps as i32, 1));
+        let video_out = capsfilter(Some("program-video"), &canvas)?;
+        let audiomixer = live_aggregator("audiomixer", input_latency)?;
+        let audio_out = capsfilter(Some("program-audio"), &audio_caps())?;
+
+        // Permanent live inputs: the canvas colour and silence. Without one
+        // the aggregators restart their timeline at the first real input
+        // and emit a frame stamped 0 mid-stream.
+        let backdrop = gst::ElementFactory::make("videotestsrc")
+            .name("backdrop")
+            .property("is-live", true)
+            .property_from_str("pattern", "solid-color")
+            .property(
+                "foreground-color",
+                0xff00_0000 | (cfg.background & 0xff_ffff),
+            )
+            .build()
+            .map_err(|_| MediaError::MissingElement("videotestsrc"))?;
+        let backdrop_caps = capsfilter(None, &canvas)?;
+        let silence = gst::ElementFactory::make("audiotestsrc")
+            .name("silence")
+            .property("is-live", true)
+            .property_from_str("wave", "silence")
+            .build()
+            .map_err(|_| MediaError::MissingElement("audiotestsrc"))?;
+        let silence_caps = capsfilter(None, &audio_caps())?;
+
+        pipeline
+            .add_many([
+                &compositor,
+                &video_out,
+                &audiomixer,
+                &audio_out,
+                &backdrop,
+                &backdrop_caps,
+                &silence,
+                &silence_caps,
+            ])
+            .map_err(|_| MediaError::Link("program elements".into()))?;
+        link_chain(&[&backdrop, &backdrop_caps, &compositor, &video_out])?;
+        link_chain(&[&silence, &silence_caps, &audiomixer, &audio_out])?;
+
+        Ok(Program {
+            compositor,
+            audiomixer,
+            video_out,
+            audio_out,
+        })
+    }
+
+    /// The raw program video (after the canvas caps).
+    pub fn video_src(&self) -> gst::Pad {
+        self.video_out
+            .static_pad("src")
+            .expect("capsfilter has src")
+    }
+
+    pub fn audio_src(&self) -> gst::Pad {
+        self.audio_out
+            .static_pad("src")
+            .expect("capsfilter has src")
+    }
+
+    /// Links a track bin's video to a new compositor pad placed at `rect`.
+    pub fn link_video(&self, src: &gst::Pad, rect: Rect) -> Result<gst::Pad, MediaError> {
+        let pad = self
+            .compositor
+            .request_pad_simple("sink_%u")
+            .ok_or_else(|| MediaError::Link("no compositor pad".into()))?;
+        place(&pad, rect);
+        src.link(&pad)
+            .map_err(|e| MediaError::Link(format!("track to compositor: {e:?}")))?;
+        Ok(pad)
+    }
+
+    pub fn link_audio(&self, src: &gst::Pad) -> Result<gst::Pad, MediaError> {
+        let pad = self
+            .audiomixer
+            .request_pad_simple("sink_%u")
+            .ok_or_else(|| MediaError::Link("no audiomixer pad".into()))?;
+        src.link(&pad)
+            .map_err(|e| MediaError::Link(format!("track to audiomixer: {e:?}")))?;
+        Ok(pad)
+    }
+
+    /// Releases a pad from [`Program::link_video`] or [`Program::link_audio`].
+    pub fn release(&self, pad: &gst::Pad) {
+        if let Some(parent) = pad.parent_element() {
+            if let Some(peer) = pad.peer() {
+                let _ = peer.unlink(pad);
+            }
+            parent.release_request_pad(pad);
+        }
+    }
+}
+
+/// A compositor or audiomixer that gives inputs `input_latency` to arrive
+/// and never waits for an input that has sent nothing yet.
+fn live_aggregator(
+    factory: &'static str,
+    input_latency: gst::ClockTime,
+) -> Result<gst::Element, MediaError> {
+    gst::ElementFactory::make(factory)
+        .name(factory)
+        .property("ignore-inactive-pads", true)
+        .property("min-upstream-latency", input_latency.nseconds())
+        .build()
+        .map_err(|_| MediaError::MissingElement(factory))
+}
+
+/// Moves a compositor pad. Width and height match what the track bin scales
+/// to, so the compositor only scales frames still in flight during a change.
+pub fn place(pad: &gst::Pad, rect: Rect) {
+    pad.set_property("xpos", rect.x);
+    pad.set_property("ypos", rect.y);
+    pad.set_property("width", rect.width as i32);
+    pad.set_property("height", rect.height as i32);
+}

@@ -1,0 +1,210 @@
+//! A track bin: one incoming RTP track turned into raw media the program can
+//! blend or mix without further work.
+//!
+//! video: depay ! [parse] ! decode ! convert/scale to its tile ! queue
+//! audio: depay ! decode ! convert ! resample ! queue
+//!
+//! Decoding and scaling run on the thread webrtcbin's jitter buffer pushes
+//! from, which is the track's own; the queue at the end decouples it from
+//! the compositor so that the compositor only blends. The queue leaks old
+//! frames instead of blocking, so a slow program never backs up into
+//! webrtcbin.
+
+use gst::prelude::*;
+
+use super::layout::Rect;
+use super::{MediaError, capsfilter, link_chain, make};
+use callcast_signalling::adapter::TrackKind;
+
+/// Raw formats the program works in: what every track bin produces.
+pub const VIDEO_FORMAT: &str = "I420";
+pub const AUDIO_RATE: i32 = 48_000;
+pub const AUDIO_CHANNELS: i32 = 2;
+
+/// Elements that turn one codec's RTP payload into raw media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeChain {
+    pub kind: TrackKind,
+    pub depay: &'static str,
+    pub parse: Option<&'static str>,
+    pub decoder: &'static str,
+}
+
+/// The chain for an RTP `encoding-name`, if callcast can decode it.
+pub fn decode_chain(encoding_name: &str) -> Option<DecodeChain> {
+    let (kind, depay, parse, decoder) = match encoding_name.to_ascii_uppercase().as_str() {
+        "VP8" => (TrackKind::Video, "rtpvp8depay", None, "vp8dec"),
+        "VP9" => (TrackKind::Video, "rtpvp9depay", None, "vp9dec"),
+        "H264" => (
+            TrackKind::Video,
+            "rtph264depay",
+            Some("h264parse"),
+            "avdec_h264",
+        ),
+        "OPUS" => (TrackKind::Audio, "rtpopusdepay", None, "opusdec"),
+        _ => return None,
+    };
+    Some(DecodeChain {
+        kind,
+        depay,
+        parse,
+        decoder,
+    })
+}
+
+pub fn video_caps(width: u32, height: u32) -> gst::Caps {
+    gst::Caps::builder("video/x-raw")
+        .field("format", VIDEO_FORMAT)
+        .field("width", width as i32)
+        .field("height", height as i32)
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+        .build()
+}
+
+pub fn audio_caps() -> gst::Caps {
+    gst::Caps::builder("audio/x-raw")
+        .field("format", "F32LE")
+        .field("layout", "interleaved")
+        .field("rate", AUDIO_RATE)
+        .field("channels", AUDIO_CHANNELS)
+        .build()
+}
+
+#[derive(Clone)]
+pub struct TrackBin {
+    bin: gst::Bin,
+    kind: TrackKind,
+    /// The capsfilter that sets the tile size (video only).
+    size: Option<gst::Element>,
+}
+
+impl TrackBin {
+    /// Builds the bin for an RTP stream with caps `rtp_caps`. `tile` is the
+    /// size to scale video to.
+    pub fn new(name: &str, rtp_caps: &gst::CapsRef, tile: Rect) -> Result<Self, MediaError> {
+        let encoding = rtp_caps
+            .structure(0)
+            .and_then(|s| s.get::<&str>("encoding-name").ok())
+            .ok_or_else(|| {
+                MediaError::Negotiation(format!("{name}: RTP caps without encoding-name"))
+            })?;
+        let chain = decode_chain(encoding)
+            .ok_or_else(|| MediaError::Negotiation(format!("{name}: cannot decode {encoding}")))?;
+
+        let bin = gst::Bin::builder().name(name).build();
+        let depay = make(chain.depay, None)?;
+        let decoder = make(chain.decoder, None)?;
+        let mut elements = vec![depay.clone()];
+        if let Some(parse) = chain.parse {
+            elements.push(make(parse, None)?);
+        }
+        elements.push(decoder.clone());
+
+        let size = match chain.kind {
+            TrackKind::Video => {
+                // A lost packet costs a key frame request, not a smeared tile.
+                if depay.has_property("request-keyframe") {
+                    depay.set_property("request-keyframe", true);
+                    depay.set_property("wait-for-keyframe", true);
+                }
+                if decoder.has_property("max-errors") {
+                    decoder.set_property("max-errors", -1i32);
+                }
+                let scale = make("videoconvertscale", None)?;
+                let caps = capsfilter(None, &video_caps(tile.width, tile.height))?;
+                elements.push(scale);
+                elements.push(caps.clone());
+                Some(caps)
+            }
+            TrackKind::Audio => {
+                if decoder.has_property("plc") {
+                    decoder.set_property("plc", true);
+                }
+                elements.push(make("audioconvert", None)?);
+                elements.push(make("audioresample", None)?);
+                elements.push(capsfilter(None, &audio_caps())?);
+                None
+            }
+        };
+
+        let queue = make("queue", None)?;
+        queue.set_property_from_str("leaky", "downstream");
+        match chain.kind {
+            TrackKind::Video => {
+                queue.set_property("max-size-buffers", 3u32);
+                queue.set_property("max-size-bytes", 0u32);
+                queue.set_property("max-size-time", 0u64);
+            }
+            TrackKind::Audio => {
+                queue.set_property("max-size-buffers", 0u32);
+                queue.set_property("max-size-bytes", 0u32);
+                queue.set_property(
+                    "max-size-time",
+                    gst::ClockTime::from_mseconds(300).nseconds(),
+                );
+            }
+        }
+        elements.push(queue.clone());
+
+        let refs: Vec<&gst::Element> = elements.iter().collect();
+        bin.add_many(refs.iter().copied())
+            .map_err(|_| MediaError::Link(format!("{name}: cannot add elements")))?;
+        link_chain(&refs)?;
+
+        let sink = gst::GhostPad::with_target(
+            &depay.static_pad("sink").expect("depayloaders have a sink"),
+        )
+        .map_err(|_| MediaError::Link(format!("{name}: sink ghost pad")))?;
+        let src = gst::GhostPad::with_target(&queue.static_pad("src").expect("queues have a src"))
+            .map_err(|_| MediaError::Link(format!("{name}: src ghost pad")))?;
+        bin.add_pad(&sink)
+            .and_then(|_| bin.add_pad(&src))
+            .map_err(|_| MediaError::Link(format!("{name}: ghost pads")))?;
+
+        Ok(TrackBin {
+            bin,
+            kind: chain.kind,
+            size,
+        })
+    }
+
+    pub fn bin(&self) -> &gst::Bin {
+        &self.bin
+    }
+
+    pub fn kind(&self) -> TrackKind {
+        self.kind
+    }
+
+    pub fn sink_pad(&self) -> gst::Pad {
+        self.bin.static_pad("sink").expect("track bins have a sink")
+    }
+
+    pub fn src_pad(&self) -> gst::Pad {
+        self.bin.static_pad("src").expect("track bins have a src")
+    }
+
+    /// Scales to a new tile size; the scaler renegotiates on its next frame.
+    pub fn set_tile_size(&self, width: u32, height: u32) {
+        if let Some(caps) = &self.size {
+            caps.set_property("caps", video_caps(width, height));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_codecs_have_chains() {
+        let vp8 = decode_chain("VP8").unwrap();
+        assert_eq!(
+            (vp8.kind, vp8.depay, vp8.decoder),
+            (TrackKind::Video, "rtpvp8depay", "vp8dec")
+        );
+        assert_eq!(decode_chain("h264").unwrap().parse, Some("h264parse"));
+        assert_eq!(decode_chain("opus").unwrap().kind, TrackKind::Audio);
+        assert!(decode_chain("PCMU").is_none());
+    }
+}

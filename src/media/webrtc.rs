@@ -1,0 +1,130 @@
+//! webrtcbin plumbing shared by the ingest (answers offers) and the synthetic
+//! publishers (make offers). The calls here block on webrtcbin's promises:
+//! call them from a blocking context, never from a tokio worker.
+
+use gst::prelude::*;
+use gst_webrtc::prelude::*;
+
+use crate::config::IceConfig;
+use crate::media::MediaError;
+
+/// A webrtcbin with bundling, jitter buffer depth and ICE addresses set.
+pub fn new_webrtcbin(
+    name: &str,
+    ice: &IceConfig,
+    latency_ms: u32,
+) -> Result<gst::Element, MediaError> {
+    let webrtc = gst::ElementFactory::make("webrtcbin")
+        .name(name)
+        .property_from_str("bundle-policy", "max-bundle")
+        .property("latency", latency_ms)
+        .build()
+        .map_err(|_| MediaError::MissingElement("webrtcbin"))?;
+    if !ice.local_addresses.is_empty() {
+        let agent = webrtc.property::<gst_webrtc::WebRTCICE>("ice-agent");
+        for addr in &ice.local_addresses {
+            if !agent.emit_add_local_ip_address(addr) {
+                return Err(MediaError::Negotiation(format!(
+                    "ICE cannot gather on {addr}"
+                )));
+            }
+        }
+    }
+    Ok(webrtc)
+}
+
+pub fn parse_sdp(text: &str) -> Result<gst_sdp::SDPMessage, MediaError> {
+    gst_sdp::SDPMessage::parse_buffer(text.as_bytes())
+        .map_err(|_| MediaError::Negotiation("the SDP does not parse".into()))
+}
+
+/// Runs a webrtcbin action that takes a promise and waits for its reply.
+fn call(
+    webrtc: &gst::Element,
+    action: &str,
+    arg: &dyn ToValue,
+) -> Result<Option<gst::Structure>, MediaError> {
+    let promise = gst::Promise::new();
+    webrtc.emit_by_name::<()>(action, &[arg, &promise]);
+    match promise.wait() {
+        gst::PromiseResult::Replied => {}
+        other => {
+            return Err(MediaError::Negotiation(format!(
+                "{action} did not complete: {other:?}"
+            )));
+        }
+    }
+    let reply = promise.get_reply().map(|s| s.to_owned());
+    if let Some(err) = reply
+        .as_ref()
+        .and_then(|r| r.get::<gst::glib::Error>("error").ok())
+    {
+        return Err(MediaError::Negotiation(format!("{action}: {err}")));
+    }
+    Ok(reply)
+}
+
+pub fn set_remote_description(
+    webrtc: &gst::Element,
+    desc: &gst_webrtc::WebRTCSessionDescription,
+) -> Result<(), MediaError> {
+    call(webrtc, "set-remote-description", desc).map(|_| ())
+}
+
+pub fn set_local_description(
+    webrtc: &gst::Element,
+    desc: &gst_webrtc::WebRTCSessionDescription,
+) -> Result<(), MediaError> {
+    call(webrtc, "set-local-description", desc).map(|_| ())
+}
+
+/// `create-offer` or `create-answer`.
+pub fn create_description(
+    webrtc: &gst::Element,
+    kind: gst_webrtc::WebRTCSDPType,
+) -> Result<gst_webrtc::WebRTCSessionDescription, MediaError> {
+    let (action, field) = match kind {
+        gst_webrtc::WebRTCSDPType::Offer => ("create-offer", "offer"),
+        _ => ("create-answer", "answer"),
+    };
+    let reply = call(webrtc, action, &None::<gst::Structure>)?;
+    reply
+        .as_ref()
+        .and_then(|r| r.get::<gst_webrtc::WebRTCSessionDescription>(field).ok())
+        .ok_or_else(|| MediaError::Negotiation(format!("{action} gave no {field}")))
+}
+
+pub fn add_ice_candidate(webrtc: &gst::Element, sdp_m_line_index: u32, candidate: &str) {
+    webrtc.emit_by_name::<()>("add-ice-candidate", &[&sdp_m_line_index, &candidate]);
+}
+
+/// Calls `f(m-line index, candidate)` for every local candidate webrtcbin
+/// gathers. Called from webrtcbin's threads.
+pub fn on_ice_candidate<F>(webrtc: &gst::Element, f: F)
+where
+    F: Fn(u32, String) + Send + Sync + 'static,
+{
+    webrtc.connect("on-ice-candidate", false, move |values| {
+        let mline = values[1].get::<u32>().unwrap_or_default();
+        if let Ok(candidate) = values[2].get::<String>() {
+            f(mline, candidate);
+        }
+        None
+    });
+}
+
+/// The mid of the transceiver behind a webrtcbin pad.
+pub fn pad_mid(pad: &gst::Pad) -> Option<String> {
+    let transceiver = pad.property::<Option<gst_webrtc::WebRTCRTPTransceiver>>("transceiver")?;
+    transceiver.mid().map(|m| m.to_string())
+}
+
+/// `(mid, media)` of every m-line, in order.
+pub fn sdp_mids(sdp: &gst_sdp::SDPMessageRef) -> Vec<(String, String)> {
+    sdp.medias()
+        .filter_map(|m| {
+            let mid = m.attribute_val("mid")?;
+            Some((mid.to_string(), m.media()?.to_string()))
+        })
+        .collect()
+}

@@ -1,0 +1,469 @@
+//! One call: the room adapter, the pipeline, and their lifecycle.
+//!
+//! A session's loop (a tokio task) is the only place that reacts to room
+//! and media events, so their order is the order they happened in. The
+//! loop never touches a GStreamer state itself: anything that may block
+//! runs through `spawn_blocking`.
+
+mod registry;
+pub mod roster;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use callcast_signalling::adapter::{
+    self, RoomAdapter, RoomCommand, RoomEvent, TrackKind, TrackSource,
+};
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinHandle, spawn_blocking};
+
+use crate::config::{IngestConfig, ProgramConfig};
+use crate::media::ingest::{PeerStatus, TrackKey};
+use crate::media::layout::{self, Canvas, LayoutConfig, Rect};
+use crate::media::outputs::{OutputSpec, OutputStatus};
+use crate::media::pipeline::ProgramStatus;
+use crate::media::stats::PipelineCounts;
+use crate::media::{MediaError, MediaEvent, SessionMedia};
+pub use registry::Sessions;
+use roster::Roster;
+
+/// How long outputs get to write their end when a session stops.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the adapter gets to say goodbye to the room.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionConfig {
+    pub program: ProgramConfig,
+    pub ingest: IngestConfig,
+    pub layout: LayoutConfig,
+    pub outputs: Vec<OutputSpec>,
+}
+
+/// Which room a session is in, for the API.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomInfo {
+    pub adapter: String,
+    pub url: String,
+    pub room: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    /// The program runs; the adapter is joining.
+    Joining,
+    Live,
+    /// The room is unreachable; the program and outputs go on.
+    Disconnected,
+    Stopping,
+    Stopped,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error("output {index} ({kind}): {error}")]
+    Output {
+        index: usize,
+        kind: &'static str,
+        error: MediaError,
+    },
+}
+
+/// What the session keeps that the API reads.
+struct Shared {
+    state: SessionState,
+    self_id: Option<String>,
+    room_error: Option<String>,
+    roster: Roster,
+    tiles: Vec<(TrackKey, Rect)>,
+}
+
+pub struct Session {
+    id: String,
+    room: RoomInfo,
+    layout: LayoutConfig,
+    canvas: Canvas,
+    media: Arc<SessionMedia>,
+    shared: Arc<Mutex<Shared>>,
+    stop_tx: mpsc::UnboundedSender<oneshot::Sender<StopReport>>,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct StopReport {
+    /// Outputs that could not write their end in time.
+    pub unfinished_outputs: Vec<String>,
+}
+
+impl Session {
+    /// Starts the pipeline and its outputs, then joins the room through
+    /// `adapter`. The program runs from here on, whoever is in the room.
+    pub async fn start(
+        id: String,
+        room: RoomInfo,
+        adapter: Box<dyn RoomAdapter>,
+        cfg: SessionConfig,
+    ) -> Result<Arc<Session>, SessionError> {
+        let (media, media_events) = {
+            let (name, program, ingest) = (
+                format!("session-{id}"),
+                cfg.program.clone(),
+                cfg.ingest.clone(),
+            );
+            spawn_blocking(move || SessionMedia::start(&name, &program, &ingest))
+                .await
+                .expect("pipeline start does not panic")?
+        };
+        for (index, spec) in cfg.outputs.iter().enumerate() {
+            let (m, s, kind) = (media.clone(), spec.clone(), spec.kind());
+            let output_id = format!("{kind}-{}", index + 1);
+            let added = spawn_blocking(move || {
+                let bin = s.build(&output_id)?;
+                m.outputs.add(&output_id, bin)
+            })
+            .await
+            .expect("adding an output does not panic");
+            if let Err(error) = added {
+                let m = media.clone();
+                let _ = spawn_blocking(move || m.stop(Duration::from_secs(2))).await;
+                return Err(SessionError::Output { index, kind, error });
+            }
+        }
+
+        let (io, room_events, commands) = adapter::channels();
+        tracing::info!(session = %id, adapter = adapter.kind(), url = %room.url, room = %room.room, "session starting");
+        let adapter_task = tokio::spawn(adapter.run(io));
+        let shared = Arc::new(Mutex::new(Shared {
+            state: SessionState::Joining,
+            self_id: None,
+            room_error: None,
+            roster: Roster::default(),
+            tiles: Vec::new(),
+        }));
+        let (stop_tx, stop_rx) = mpsc::unbounded_channel();
+        let session = Arc::new(Session {
+            id: id.clone(),
+            room,
+            layout: cfg.layout.clone(),
+            canvas: cfg.program.canvas(),
+            media: media.clone(),
+            shared: shared.clone(),
+            stop_tx,
+        });
+        let event_loop = EventLoop {
+            session: Arc::downgrade(&session),
+            media,
+            shared,
+            layout: cfg.layout,
+            canvas: cfg.program.canvas(),
+            commands,
+        };
+        tokio::spawn(event_loop.run(room_events, media_events, adapter_task, stop_rx));
+        Ok(session)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn media(&self) -> &Arc<SessionMedia> {
+        &self.media
+    }
+
+    pub fn state(&self) -> SessionState {
+        self.shared.lock().unwrap().state
+    }
+
+    /// Leaves the room, finalizes every output and stops the pipeline.
+    /// Stopping twice is harmless.
+    pub async fn stop(&self) -> StopReport {
+        let (tx, rx) = oneshot::channel();
+        if self.stop_tx.send(tx).is_err() {
+            return StopReport {
+                unfinished_outputs: vec![],
+            };
+        }
+        rx.await.unwrap_or(StopReport {
+            unfinished_outputs: vec![],
+        })
+    }
+
+    pub fn summary(&self) -> SessionSummary {
+        let shared = self.shared.lock().unwrap();
+        SessionSummary {
+            id: self.id.clone(),
+            state: shared.state,
+            room: self.room.clone(),
+            participants: shared.roster.members().len(),
+            outputs: self.media.outputs.statuses().len(),
+        }
+    }
+
+    pub fn info(&self) -> SessionInfo {
+        let receiving = self.media.ingest.receiving();
+        let shared = self.shared.lock().unwrap();
+        let roster = shared
+            .roster
+            .members()
+            .iter()
+            .map(|m| ParticipantView {
+                id: m.id.clone(),
+                display: m.display.clone(),
+                talking: m.talking,
+                tracks: m
+                    .tracks
+                    .iter()
+                    .map(|t| TrackView {
+                        id: t.id.clone(),
+                        kind: t.kind,
+                        source: t.source,
+                        receiving: receiving.contains(&TrackKey {
+                            participant_id: m.id.clone(),
+                            track_id: t.id.clone(),
+                        }),
+                    })
+                    .collect(),
+            })
+            .collect();
+        SessionInfo {
+            id: self.id.clone(),
+            state: shared.state,
+            room: self.room.clone(),
+            self_id: shared.self_id.clone(),
+            room_error: shared.room_error.clone(),
+            roster,
+            layout: LayoutView {
+                config: self.layout.clone(),
+                canvas: self.canvas,
+                tiles: shared
+                    .tiles
+                    .iter()
+                    .map(|(k, r)| TileView {
+                        participant_id: k.participant_id.clone(),
+                        track_id: k.track_id.clone(),
+                        rect: *r,
+                    })
+                    .collect(),
+            },
+            outputs: self.media.outputs.statuses(),
+            program: self.media.program_status(),
+            peers: self.media.ingest.peers(),
+            pipeline: self.media.counts(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionSummary {
+    pub id: String,
+    pub state: SessionState,
+    pub room: RoomInfo,
+    pub participants: usize,
+    pub outputs: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub state: SessionState,
+    pub room: RoomInfo,
+    /// Our own id in the room, once joined.
+    pub self_id: Option<String>,
+    /// Why the room connection ended, if it did.
+    pub room_error: Option<String>,
+    pub roster: Vec<ParticipantView>,
+    pub layout: LayoutView,
+    pub outputs: Vec<OutputStatus>,
+    pub program: ProgramStatus,
+    pub peers: Vec<PeerStatus>,
+    pub pipeline: PipelineCounts,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParticipantView {
+    pub id: String,
+    pub display: String,
+    pub talking: bool,
+    pub tracks: Vec<TrackView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrackView {
+    pub id: String,
+    pub kind: TrackKind,
+    pub source: TrackSource,
+    /// Its media reaches the program.
+    pub receiving: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LayoutView {
+    pub config: LayoutConfig,
+    pub canvas: Canvas,
+    pub tiles: Vec<TileView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TileView {
+    pub participant_id: String,
+    pub track_id: String,
+    #[serde(flatten)]
+    pub rect: Rect,
+}
+
+struct EventLoop {
+    session: std::sync::Weak<Session>,
+    media: Arc<SessionMedia>,
+    shared: Arc<Mutex<Shared>>,
+    layout: LayoutConfig,
+    canvas: Canvas,
+    commands: mpsc::UnboundedSender<RoomCommand>,
+}
+
+impl EventLoop {
+    async fn run(
+        self,
+        mut room_events: mpsc::UnboundedReceiver<RoomEvent>,
+        mut media_events: mpsc::UnboundedReceiver<MediaEvent>,
+        mut adapter_task: JoinHandle<Result<(), adapter::AdapterError>>,
+        mut stop_rx: mpsc::UnboundedReceiver<oneshot::Sender<StopReport>>,
+    ) {
+        let mut adapter_running = true;
+        let reply = loop {
+            tokio::select! {
+                Some(event) = room_events.recv() => self.on_room_event(event).await,
+                Some(event) = media_events.recv() => self.on_media_event(event).await,
+                ended = &mut adapter_task, if adapter_running => {
+                    adapter_running = false;
+                    self.on_adapter_ended(ended);
+                }
+                reply = stop_rx.recv() => break reply,
+            }
+        };
+        self.set_state(SessionState::Stopping);
+        let _ = self.commands.send(RoomCommand::Leave);
+        if adapter_running {
+            let _ = tokio::time::timeout(LEAVE_TIMEOUT, &mut adapter_task).await;
+        }
+        adapter_task.abort();
+        let media = self.media.clone();
+        let unfinished = spawn_blocking(move || media.stop(DRAIN_TIMEOUT))
+            .await
+            .unwrap_or_default();
+        self.set_state(SessionState::Stopped);
+        let id = self
+            .session
+            .upgrade()
+            .map(|s| s.id.clone())
+            .unwrap_or_default();
+        tracing::info!(session = %id, ?unfinished, "session stopped");
+        if let Some(reply) = reply {
+            let _ = reply.send(StopReport {
+                unfinished_outputs: unfinished,
+            });
+        }
+        // Later stop calls find the channel closed and return at once.
+        stop_rx.close();
+    }
+
+    async fn on_room_event(&self, event: RoomEvent) {
+        let relayout = self.shared.lock().unwrap().roster.apply(&event);
+        match event {
+            RoomEvent::Joined { self_id } => {
+                let mut shared = self.shared.lock().unwrap();
+                shared.self_id = Some(self_id);
+                shared.state = SessionState::Live;
+            }
+            RoomEvent::ParticipantJoined { participant } => {
+                // A recorder takes everyone.
+                let _ = self.commands.send(RoomCommand::Subscribe {
+                    participant_id: participant.id,
+                });
+            }
+            RoomEvent::Offer { peer, sdp, streams } => {
+                let media = self.media.clone();
+                let p = peer.clone();
+                let answered = spawn_blocking(move || media.ingest.offer(&p, &sdp, streams))
+                    .await
+                    .expect("answering does not panic");
+                match answered {
+                    Ok(sdp) => {
+                        let _ = self.commands.send(RoomCommand::Answer { peer, sdp });
+                    }
+                    Err(e) => tracing::warn!(%peer, error = %e, "cannot answer offer"),
+                }
+            }
+            RoomEvent::RemoteCandidate {
+                peer,
+                sdp_m_line_index,
+                candidate,
+            } => self
+                .media
+                .ingest
+                .add_candidate(&peer, sdp_m_line_index, &candidate),
+            RoomEvent::PeerClosed { peer } => {
+                let media = self.media.clone();
+                let _ = spawn_blocking(move || media.ingest.close_peer(&peer)).await;
+            }
+            RoomEvent::ParticipantLeft { .. }
+            | RoomEvent::TrackPublished { .. }
+            | RoomEvent::TrackUnpublished { .. }
+            | RoomEvent::Talking { .. } => {}
+        }
+        if relayout {
+            self.relayout();
+        }
+    }
+
+    async fn on_media_event(&self, event: MediaEvent) {
+        match event {
+            MediaEvent::LocalCandidate {
+                peer,
+                sdp_m_line_index,
+                candidate,
+            } => {
+                let _ = self.commands.send(RoomCommand::LocalCandidate {
+                    peer,
+                    sdp_m_line_index,
+                    candidate,
+                });
+            }
+            MediaEvent::LatencyChanged => {
+                let media = self.media.clone();
+                let _ = spawn_blocking(move || media.recalculate_latency()).await;
+            }
+            // Logged where it was posted; outputs already marked failed.
+            MediaEvent::Error { .. } => {}
+        }
+    }
+
+    fn on_adapter_ended(
+        &self,
+        ended: Result<Result<(), adapter::AdapterError>, tokio::task::JoinError>,
+    ) {
+        let error = match ended {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("adapter task failed: {e}"),
+        };
+        tracing::warn!(%error, "room connection ended; the program goes on");
+        let mut shared = self.shared.lock().unwrap();
+        shared.room_error = Some(error);
+        shared.state = SessionState::Disconnected;
+    }
+
+    fn relayout(&self) {
+        let keys = self.shared.lock().unwrap().roster.video_tiles();
+        let tiles = layout::compute(&self.layout, self.canvas, &keys);
+        self.media.ingest.set_tiles(&tiles);
+        self.shared.lock().unwrap().tiles = tiles;
+    }
+
+    fn set_state(&self, state: SessionState) {
+        self.shared.lock().unwrap().state = state;
+    }
+}

@@ -1,0 +1,45 @@
+//! The sessions one process runs, by id.
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, RwLock};
+
+use super::Session;
+
+#[derive(Clone, Default)]
+pub struct Sessions {
+    inner: Arc<RwLock<BTreeMap<String, Arc<Session>>>>,
+}
+
+impl Sessions {
+    /// A fresh, hard to guess session id.
+    pub fn new_id() -> String {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos(),
+        );
+        format!("{:016x}", h.finish())
+    }
+
+    pub fn insert(&self, session: Arc<Session>) {
+        self.inner
+            .write()
+            .unwrap()
+            .insert(session.id().to_string(), session);
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Session>> {
+        self.inner.read().unwrap().get(id).cloned()
+    }
+
+    pub fn remove(&self, id: &str) -> Option<Arc<Session>> {
+        self.inner.write().unwrap().remove(id)
+    }
+
+    pub fn list(&self) -> Vec<Arc<Session>> {
+        self.inner.read().unwrap().values().cloned().collect()
+    }
+}

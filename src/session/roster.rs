@@ -1,0 +1,208 @@
+//! Who is in the call, in join order, with what they publish: built from
+//! adapter events, without GStreamer, and the input the layout is cut from.
+
+use callcast_signalling::adapter::{RoomEvent, Track, TrackKind, TrackSource};
+use serde::Serialize;
+
+use crate::media::ingest::TrackKey;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Member {
+    pub id: String,
+    pub display: String,
+    pub talking: bool,
+    pub tracks: Vec<RosterTrack>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RosterTrack {
+    pub id: String,
+    pub kind: TrackKind,
+    pub source: TrackSource,
+}
+
+impl From<&Track> for RosterTrack {
+    fn from(t: &Track) -> Self {
+        RosterTrack {
+            id: t.id.clone(),
+            kind: t.kind,
+            source: t.source,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Roster {
+    members: Vec<Member>,
+}
+
+impl Roster {
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// Applies an event; true when the set of tiles may have changed.
+    pub fn apply(&mut self, event: &RoomEvent) -> bool {
+        match event {
+            RoomEvent::ParticipantJoined { participant } => {
+                if let Some(m) = self.member_mut(&participant.id) {
+                    m.display = participant.display.clone();
+                    return false;
+                }
+                self.members.push(Member {
+                    id: participant.id.clone(),
+                    display: participant.display.clone(),
+                    talking: false,
+                    tracks: vec![],
+                });
+                true
+            }
+            RoomEvent::ParticipantLeft { participant_id } => {
+                let before = self.members.len();
+                self.members.retain(|m| m.id != *participant_id);
+                self.members.len() != before
+            }
+            RoomEvent::TrackPublished {
+                participant_id,
+                track,
+            } => match self.member_mut(participant_id) {
+                Some(m) => {
+                    m.tracks.retain(|t| t.id != track.id);
+                    m.tracks.push(track.into());
+                    true
+                }
+                None => false,
+            },
+            RoomEvent::TrackUnpublished {
+                participant_id,
+                track_id,
+            } => match self.member_mut(participant_id) {
+                Some(m) => {
+                    m.tracks.retain(|t| t.id != *track_id);
+                    true
+                }
+                None => false,
+            },
+            RoomEvent::Talking {
+                participant_id,
+                talking,
+            } => {
+                if let Some(m) = self.member_mut(participant_id) {
+                    m.talking = *talking;
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Every published video track, in join order: the grid's tiles.
+    pub fn video_tiles(&self) -> Vec<TrackKey> {
+        self.members
+            .iter()
+            .flat_map(|m| {
+                m.tracks
+                    .iter()
+                    .filter(|t| t.kind == TrackKind::Video)
+                    .map(|t| TrackKey {
+                        participant_id: m.id.clone(),
+                        track_id: t.id.clone(),
+                    })
+            })
+            .collect()
+    }
+
+    fn member_mut(&mut self, id: &str) -> Option<&mut Member> {
+        self.members.iter_mut().find(|m| m.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callcast_signalling::adapter::Participant;
+
+    fn joined(id: &str) -> RoomEvent {
+        RoomEvent::ParticipantJoined {
+            participant: Participant {
+                id: id.into(),
+                display: id.to_uppercase(),
+            },
+        }
+    }
+
+    fn published(id: &str, track: &str, kind: TrackKind) -> RoomEvent {
+        RoomEvent::TrackPublished {
+            participant_id: id.into(),
+            track: Track {
+                id: track.into(),
+                kind,
+                source: if kind == TrackKind::Video {
+                    TrackSource::Camera
+                } else {
+                    TrackSource::Microphone
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn tiles_follow_join_order_and_video_tracks_only() {
+        let mut r = Roster::default();
+        for e in [
+            joined("p1"),
+            joined("p2"),
+            published("p2", "cam", TrackKind::Video),
+            published("p1", "mic", TrackKind::Audio),
+            published("p1", "cam", TrackKind::Video),
+        ] {
+            r.apply(&e);
+        }
+        let tiles: Vec<_> = r
+            .video_tiles()
+            .into_iter()
+            .map(|k| k.participant_id)
+            .collect();
+        assert_eq!(tiles, vec!["p1", "p2"]);
+    }
+
+    #[test]
+    fn leaving_removes_the_member_and_its_tiles() {
+        let mut r = Roster::default();
+        r.apply(&joined("p1"));
+        r.apply(&published("p1", "cam", TrackKind::Video));
+        assert!(r.apply(&RoomEvent::ParticipantLeft {
+            participant_id: "p1".into()
+        }));
+        assert!(r.video_tiles().is_empty());
+        assert!(!r.apply(&RoomEvent::ParticipantLeft {
+            participant_id: "p1".into()
+        }));
+    }
+
+    #[test]
+    fn duplicates_and_strangers_change_nothing() {
+        let mut r = Roster::default();
+        r.apply(&joined("p1"));
+        assert!(
+            !r.apply(&joined("p1")),
+            "a repeated join is not a new member"
+        );
+        assert_eq!(r.members().len(), 1);
+        assert!(!r.apply(&published("p9", "cam", TrackKind::Video)));
+        r.apply(&published("p1", "cam", TrackKind::Video));
+        r.apply(&published("p1", "cam", TrackKind::Video));
+        assert_eq!(r.members()[0].tracks.len(), 1);
+    }
+
+    #[test]
+    fn talking_is_tracked_without_a_relayout() {
+        let mut r = Roster::default();
+        r.apply(&joined("p1"));
+        assert!(!r.apply(&RoomEvent::Talking {
+            participant_id: "p1".into(),
+            talking: true
+        }));
+        assert!(r.members()[0].talking);
+    }
+}

@@ -1,0 +1,318 @@
+//! The media side of a synthetic participant: a moving pattern in its own
+//! colour with its name on it (VP8) and a tone at its own pitch (Opus),
+//! encoded once and sent to each subscriber over its own webrtcbin.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use gst::prelude::*;
+use gst_webrtc::WebRTCRTPTransceiverDirection;
+
+use super::SynthSpec;
+use crate::config::IceConfig;
+use crate::media::{MediaError, capsfilter, link_chain, make, webrtc};
+
+/// Track ids as announced in the room.
+pub const VIDEO_TRACK: &str = "cam";
+pub const AUDIO_TRACK: &str = "mic";
+
+const VIDEO_PT: i32 = 96;
+const AUDIO_PT: i32 = 111;
+
+fn rtp_caps(media: &str, encoding: &str, clock_rate: i32, pt: i32) -> gst::Caps {
+    gst::Caps::builder("application/x-rtp")
+        .field("media", media)
+        .field("encoding-name", encoding)
+        .field("clock-rate", clock_rate)
+        .field("payload", pt)
+        .build()
+}
+
+/// One subscriber's branch: a webrtcbin fed from the tees.
+struct Branch {
+    webrtcbin: gst::Element,
+    /// (tee pad, queue) per track.
+    feeds: Vec<(gst::Pad, gst::Element)>,
+}
+
+pub struct Publisher {
+    pipeline: gst::Pipeline,
+    /// (tee, RTP caps) for video, then audio.
+    tees: [(gst::Element, gst::Caps); 2],
+    ice: IceConfig,
+    branches: Mutex<HashMap<String, Branch>>,
+}
+
+/// A new subscriber's offer: its SDP and which m-line carries which track.
+pub struct Offer {
+    pub sdp: String,
+    /// (mid, track id)
+    pub tracks: Vec<(String, String)>,
+}
+
+impl Publisher {
+    /// Starts encoding; nothing is sent until a subscriber asks. Blocks.
+    pub fn start(spec: &SynthSpec, ice: &IceConfig) -> Result<Self, MediaError> {
+        crate::media::init()?;
+        let pipeline = gst::Pipeline::builder()
+            .name(format!("synth-{}", spec.name))
+            .build();
+
+        let (r, g, b) = spec.colour;
+        let video_src = gst::ElementFactory::make("videotestsrc")
+            .property("is-live", true)
+            .property_from_str("pattern", "ball")
+            .property_from_str("motion", "sweep")
+            .property(
+                "background-color",
+                0xff00_0000u32 | (r as u32) << 16 | (g as u32) << 8 | b as u32,
+            )
+            .property("foreground-color", 0xffff_ffffu32)
+            .build()
+            .map_err(|_| MediaError::MissingElement("videotestsrc"))?;
+        let video_caps = capsfilter(
+            None,
+            &gst::Caps::builder("video/x-raw")
+                .field("width", spec.width as i32)
+                .field("height", spec.height as i32)
+                .field("framerate", gst::Fraction::new(spec.fps as i32, 1))
+                .build(),
+        )?;
+        let label = gst::ElementFactory::make("textoverlay")
+            .property("text", &spec.name)
+            .property(
+                "font-desc",
+                format!("Sans Bold {}", (spec.height / 9).max(8)),
+            )
+            .property_from_str("valignment", "center")
+            .property_from_str("halignment", "center")
+            .build()
+            .map_err(|_| MediaError::MissingElement("textoverlay"))?;
+        let convert = make("videoconvert", None)?;
+        let vp8 = gst::ElementFactory::make("vp8enc")
+            .property("deadline", 1i64)
+            .property("cpu-used", 8i32)
+            .property("target-bitrate", 600_000i32)
+            .property("keyframe-max-dist", (spec.fps * 2) as i32)
+            .property("threads", 1i32)
+            .property_from_str("end-usage", "cbr")
+            .property_from_str("error-resilient", "default")
+            .build()
+            .map_err(|_| MediaError::MissingElement("vp8enc"))?;
+        let vpay = gst::ElementFactory::make("rtpvp8pay")
+            .property("pt", VIDEO_PT as u32)
+            .property_from_str("picture-id-mode", "15-bit")
+            .build()
+            .map_err(|_| MediaError::MissingElement("rtpvp8pay"))?;
+        let vcaps = rtp_caps("video", "VP8", 90_000, VIDEO_PT);
+        let vpay_caps = capsfilter(None, &vcaps)?;
+        let vtee = tee()?;
+
+        let audio_src = gst::ElementFactory::make("audiotestsrc")
+            .property("is-live", true)
+            .property_from_str("wave", "sine")
+            .property("freq", spec.pitch_hz)
+            .property("volume", 0.3f64)
+            .build()
+            .map_err(|_| MediaError::MissingElement("audiotestsrc"))?;
+        let aconvert = make("audioconvert", None)?;
+        let aresample = make("audioresample", None)?;
+        let opus = gst::ElementFactory::make("opusenc")
+            .property("bitrate", 48_000i32)
+            .build()
+            .map_err(|_| MediaError::MissingElement("opusenc"))?;
+        let apay = gst::ElementFactory::make("rtpopuspay")
+            .property("pt", AUDIO_PT as u32)
+            .build()
+            .map_err(|_| MediaError::MissingElement("rtpopuspay"))?;
+        let acaps = rtp_caps("audio", "OPUS", 48_000, AUDIO_PT);
+        let apay_caps = capsfilter(None, &acaps)?;
+        let atee = tee()?;
+
+        pipeline
+            .add_many([
+                &video_src,
+                &video_caps,
+                &label,
+                &convert,
+                &vp8,
+                &vpay,
+                &vpay_caps,
+                &vtee,
+                &audio_src,
+                &aconvert,
+                &aresample,
+                &opus,
+                &apay,
+                &apay_caps,
+                &atee,
+            ])
+            .map_err(|_| MediaError::Link("publisher elements".into()))?;
+        link_chain(&[
+            &video_src,
+            &video_caps,
+            &label,
+            &convert,
+            &vp8,
+            &vpay,
+            &vpay_caps,
+            &vtee,
+        ])?;
+        link_chain(&[
+            &audio_src, &aconvert, &aresample, &opus, &apay, &apay_caps, &atee,
+        ])?;
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|_| MediaError::State("publisher would not start".into()))?;
+        Ok(Publisher {
+            pipeline,
+            tees: [(vtee, vcaps), (atee, acaps)],
+            ice: ice.clone(),
+            branches: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Opens a PeerConnection to `peer` and returns its offer. Local ICE
+    /// candidates go to `on_candidate`. Blocks.
+    pub fn offer_to<F>(&self, peer: &str, on_candidate: F) -> Result<Offer, MediaError>
+    where
+        F: Fn(u32, String) + Send + Sync + 'static,
+    {
+        self.drop_peer(peer);
+        let webrtcbin = webrtc::new_webrtcbin(&format!("to-{peer}"), &self.ice, 50)?;
+        webrtc::on_ice_candidate(&webrtcbin, on_candidate);
+        self.pipeline
+            .add(&webrtcbin)
+            .map_err(|_| MediaError::Link("publisher webrtcbin".into()))?;
+        let mut branch = Branch {
+            webrtcbin: webrtcbin.clone(),
+            feeds: Vec::new(),
+        };
+        let linked = (|| {
+            for (tee, caps) in &self.tees {
+                let queue = make("queue", None)?;
+                // Never block the tee (and the other subscribers) on us.
+                queue.set_property_from_str("leaky", "downstream");
+                self.pipeline
+                    .add(&queue)
+                    .map_err(|_| MediaError::Link("publisher queue".into()))?;
+                let sink = webrtcbin
+                    .request_pad_simple("sink_%u")
+                    .ok_or_else(|| MediaError::Link("webrtcbin sink pad".into()))?;
+                let transceiver = sink.property::<gst_webrtc::WebRTCRTPTransceiver>("transceiver");
+                transceiver.set_direction(WebRTCRTPTransceiverDirection::Sendonly);
+                transceiver.set_codec_preferences(Some(caps));
+                queue
+                    .static_pad("src")
+                    .expect("queue src")
+                    .link(&sink)
+                    .map_err(|e| MediaError::Link(format!("queue to webrtcbin: {e:?}")))?;
+                let tee_pad = tee
+                    .request_pad_simple("src_%u")
+                    .ok_or_else(|| MediaError::Link("tee pad".into()))?;
+                branch.feeds.push((tee_pad.clone(), queue.clone()));
+                tee_pad
+                    .link(&queue.static_pad("sink").expect("queue sink"))
+                    .map_err(|e| MediaError::Link(format!("tee to queue: {e:?}")))?;
+                queue
+                    .sync_state_with_parent()
+                    .map_err(|_| MediaError::State("publisher queue".into()))?;
+            }
+            webrtcbin
+                .sync_state_with_parent()
+                .map_err(|_| MediaError::State("publisher webrtcbin".into()))?;
+            let offer = webrtc::create_description(&webrtcbin, gst_webrtc::WebRTCSDPType::Offer)?;
+            webrtc::set_local_description(&webrtcbin, &offer)?;
+            let tracks = webrtc::sdp_mids(offer.sdp())
+                .into_iter()
+                .filter_map(|(mid, media)| match media.as_str() {
+                    "video" => Some((mid, VIDEO_TRACK.to_string())),
+                    "audio" => Some((mid, AUDIO_TRACK.to_string())),
+                    _ => None,
+                })
+                .collect();
+            let sdp = offer
+                .sdp()
+                .as_text()
+                .map_err(|_| MediaError::Negotiation("offer does not serialize".into()))?;
+            Ok(Offer { sdp, tracks })
+        })();
+        match linked {
+            Ok(offer) => {
+                self.branches
+                    .lock()
+                    .unwrap()
+                    .insert(peer.to_string(), branch);
+                Ok(offer)
+            }
+            Err(e) => {
+                self.remove_branch(branch);
+                Err(e)
+            }
+        }
+    }
+
+    /// Blocks.
+    pub fn answer_from(&self, peer: &str, sdp: &str) -> Result<(), MediaError> {
+        let webrtcbin = self.webrtcbin(peer)?;
+        let answer = gst_webrtc::WebRTCSessionDescription::new(
+            gst_webrtc::WebRTCSDPType::Answer,
+            webrtc::parse_sdp(sdp)?,
+        );
+        webrtc::set_remote_description(&webrtcbin, &answer)
+    }
+
+    pub fn add_candidate(&self, peer: &str, sdp_m_line_index: u32, candidate: &str) {
+        if let Ok(webrtcbin) = self.webrtcbin(peer) {
+            webrtc::add_ice_candidate(&webrtcbin, sdp_m_line_index, candidate);
+        }
+    }
+
+    /// Stops sending to `peer`. Blocks.
+    pub fn drop_peer(&self, peer: &str) {
+        let branch = self.branches.lock().unwrap().remove(peer);
+        if let Some(branch) = branch {
+            self.remove_branch(branch);
+        }
+    }
+
+    /// Stops everything. Blocks.
+    pub fn stop(&self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+        self.branches.lock().unwrap().clear();
+    }
+
+    fn webrtcbin(&self, peer: &str) -> Result<gst::Element, MediaError> {
+        self.branches
+            .lock()
+            .unwrap()
+            .get(peer)
+            .map(|b| b.webrtcbin.clone())
+            .ok_or_else(|| MediaError::Negotiation(format!("no connection to {peer}")))
+    }
+
+    fn remove_branch(&self, branch: Branch) {
+        // webrtcbin first, so the leaky queues feeding it can stop at once.
+        let _ = branch.webrtcbin.set_state(gst::State::Null);
+        let _ = self.pipeline.remove(&branch.webrtcbin);
+        for (tee_pad, queue) in branch.feeds {
+            let _ = queue.set_state(gst::State::Null);
+            if let Some(tee) = tee_pad.parent_element() {
+                tee.release_request_pad(&tee_pad);
+            }
+            let _ = self.pipeline.remove(&queue);
+        }
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn tee() -> Result<gst::Element, MediaError> {
+    let tee = make("tee", None)?;
+    tee.set_property("allow-not-linked", true);
+    Ok(tee)
+}
