@@ -10,6 +10,7 @@
 pub mod api;
 pub mod config;
 pub mod demo;
+pub mod ids;
 pub mod media;
 pub mod session;
 pub mod synth;

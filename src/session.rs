@@ -436,6 +436,10 @@ impl EventLoop {
                 let media = self.media.clone();
                 let _ = spawn_blocking(move || media.recalculate_latency()).await;
             }
+            MediaEvent::TrackRetired(track) => {
+                let media = self.media.clone();
+                let _ = spawn_blocking(move || media.ingest.retire(track)).await;
+            }
             // Logged where it was posted; outputs already marked failed.
             MediaEvent::Error { .. } => {}
         }

@@ -37,6 +37,16 @@ const HIDDEN: Rect = Rect {
     height: 16,
 };
 
+/// A track bin superseded by a newer one for the same track; hand it back
+/// to [`Ingest::retire`] from a blocking context.
+pub struct RetiredTrack(LinkedTrack);
+
+impl std::fmt::Debug for RetiredTrack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RetiredTrack({})", self.0.bin.bin().name())
+    }
+}
+
 #[derive(Clone)]
 struct LinkedTrack {
     key: TrackKey,
@@ -47,6 +57,9 @@ struct LinkedTrack {
 
 struct Peer {
     webrtcbin: gst::Element,
+    /// Sinks swallowing streams we cannot use (an unlinked pad would stop
+    /// the whole connection).
+    discards: Vec<gst::Element>,
     /// mid -> what the adapter said that m-line carries.
     streams: HashMap<String, Stream>,
     tracks: Vec<LinkedTrack>,
@@ -145,17 +158,27 @@ impl Ingest {
         let Some(p) = self.inner.state.lock().unwrap().peers.remove(peer) else {
             return;
         };
-        // Stop the source first: once webrtcbin is NULL nothing pushes into
-        // the track bins, which can then go without a flush racing them.
+        // Cut the tracks off the program first: a track thread may be
+        // waiting on the compositor (a serialized query, a full pad), and
+        // webrtcbin cannot stop while its threads are inside a track bin.
+        for t in &p.tracks {
+            self.inner.detach(t);
+        }
         let _ = p.webrtcbin.set_state(gst::State::Null);
         let _ = self.inner.pipeline.remove(&p.webrtcbin);
         for t in p.tracks {
-            let _ = t.bin.bin().set_state(gst::State::Null);
-            self.inner.program.release(&t.program_pad);
-            let _ = self.inner.pipeline.remove(t.bin.bin());
-            tracing::info!(peer, participant = %t.key.participant_id, track = %t.key.track_id, "track removed");
+            self.inner.remove_track(t);
+        }
+        for sink in p.discards {
+            let _ = sink.set_state(gst::State::Null);
+            let _ = self.inner.pipeline.remove(&sink);
         }
         tracing::info!(peer, "peer closed");
+    }
+
+    /// Removes a track bin that was replaced. Blocks.
+    pub fn retire(&self, track: RetiredTrack) {
+        self.inner.remove_track(track.0);
     }
 
     /// Closes every peer. Blocks.
@@ -247,10 +270,12 @@ impl Ingest {
             if pad.direction() != gst::PadDirection::Src {
                 return;
             }
-            if let Some(inner) = weak.upgrade()
-                && let Err(e) = inner.link_track(&peer_id, pad)
-            {
-                tracing::warn!(peer = %peer_id, pad = %pad.name(), error = %e, "cannot receive track");
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            if let Err(e) = inner.link_track(&peer_id, pad) {
+                tracing::warn!(peer = %peer_id, pad = %pad.name(), error = %e, "cannot receive track; discarding it");
+                inner.discard(&peer_id, pad);
             }
         });
 
@@ -277,6 +302,7 @@ impl Ingest {
             Peer {
                 webrtcbin: webrtcbin.clone(),
                 streams,
+                discards: Vec::new(),
                 tracks: Vec::new(),
                 connection: "new".into(),
             },
@@ -292,31 +318,76 @@ impl Ingest {
 }
 
 impl Inner {
+    /// Sends a pad's stream to a fakesink.
+    fn discard(&self, peer_id: &str, pad: &gst::Pad) {
+        let Ok(sink) = gst::ElementFactory::make("fakesink")
+            .property("sync", false)
+            .property("async", false)
+            .build()
+        else {
+            return;
+        };
+        let mut state = self.state.lock().unwrap();
+        let Some(peer) = state.peers.get_mut(peer_id) else {
+            return;
+        };
+        if self.pipeline.add(&sink).is_ok() {
+            let _ = sink.sync_state_with_parent();
+            let _ = pad.link(&sink.static_pad("sink").expect("fakesink has a sink"));
+            peer.discards.push(sink);
+        }
+    }
+
+    /// Unplugs a track bin from the program without an error: what still
+    /// leaves the bin is dropped, and releasing the program pad wakes any
+    /// track thread waiting on it.
+    fn detach(&self, t: &LinkedTrack) {
+        t.bin.src_pad().add_probe(
+            gst::PadProbeType::DATA_DOWNSTREAM | gst::PadProbeType::QUERY_DOWNSTREAM,
+            |_, _| gst::PadProbeReturn::Drop,
+        );
+        self.program.release(&t.program_pad);
+    }
+
+    /// Stops and removes a track bin. Blocks.
+    fn remove_track(&self, t: LinkedTrack) {
+        self.detach(&t);
+        let _ = t.bin.bin().set_state(gst::State::Null);
+        let _ = self.pipeline.remove(t.bin.bin());
+        tracing::info!(participant = %t.key.participant_id, track = %t.key.track_id, bin = %t.bin.bin().name(), "track removed");
+    }
+
     /// Builds and links the track bin for a new webrtcbin src pad.
     fn link_track(&self, peer_id: &str, pad: &gst::Pad) -> Result<(), MediaError> {
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
         let mid = webrtc::pad_mid(pad).unwrap_or_else(|| pad.name().to_string());
+        tracing::debug!(peer = peer_id, pad = %pad.name(), %mid, %caps, "webrtcbin pad added");
+
+        let structure = caps.structure(0);
+        let media = structure.and_then(|s| s.get::<&str>("media").ok());
+        let ssrc = structure.and_then(|s| s.get::<u32>("ssrc").ok());
 
         let mut state = self.state.lock().unwrap();
         let State { peers, tiles } = &mut *state;
         let peer = peers
             .get_mut(peer_id)
             .ok_or_else(|| MediaError::Negotiation("the peer is gone".into()))?;
-        let key = match peer.streams.get(&mid) {
+        let key = match stream_for_pad(&peer.streams, &mid, media) {
             Some(s) => TrackKey {
                 participant_id: s.participant_id.clone(),
                 track_id: s.track.id.clone(),
             },
-            // The adapter did not name this m-line: still receive it.
+            // The adapter did not name this stream: still receive it.
             None => TrackKey {
                 participant_id: peer_id.to_string(),
-                track_id: mid.clone(),
+                track_id: format!("{mid}-{}", media.unwrap_or("unknown")),
             },
         };
         let name = format!(
-            "track-{}-{}",
+            "track-{}-{}-{}",
             element_safe(&key.participant_id),
-            element_safe(&key.track_id)
+            element_safe(&key.track_id),
+            ssrc.map_or_else(|| pad.name().to_string(), |s| s.to_string()),
         );
         let tile = tiles.get(&key).copied();
         let bin = TrackBin::new(&name, &caps, tile.unwrap_or(HIDDEN))?;
@@ -353,9 +424,43 @@ impl Inner {
         if track.bin.kind() == TrackKind::Video {
             set_visible(&track.program_pad, tile.is_some());
         }
-        tracing::info!(peer = peer_id, participant = %track.key.participant_id, track = %track.key.track_id, %mid, "track linked");
+        tracing::info!(peer = peer_id, participant = %track.key.participant_id, track = %track.key.track_id, %mid, ?ssrc, "track linked");
+        // The same track on a new SSRC (the sender restarted it): the old
+        // bin gets no more data and goes, off this streaming thread.
+        if let Some(pos) = peer.tracks.iter().position(|t| t.key == track.key) {
+            let old = peer.tracks.remove(pos);
+            let _ = self
+                .events
+                .send(MediaEvent::TrackRetired(RetiredTrack(old)));
+        }
         peer.tracks.push(track);
         Ok(())
+    }
+}
+
+/// The stream a new webrtcbin pad carries. Normally its transceiver's mid
+/// names it; but webrtcbin puts a bundled stream whose SSRC the offer did
+/// not announce on the first m-line, so when the pad's media disagrees
+/// with that mid, the only stream of the pad's media is taken instead.
+fn stream_for_pad<'a>(
+    streams: &'a HashMap<String, Stream>,
+    mid: &str,
+    media: Option<&str>,
+) -> Option<&'a Stream> {
+    let kind = match media {
+        Some("audio") => Some(TrackKind::Audio),
+        Some("video") => Some(TrackKind::Video),
+        _ => None,
+    };
+    match streams.get(mid) {
+        Some(s) if kind.is_none_or(|k| k == s.track.kind) => Some(s),
+        _ => {
+            let mut of_kind = streams.values().filter(|s| Some(s.track.kind) == kind);
+            match (of_kind.next(), of_kind.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        }
     }
 }
 
@@ -384,4 +489,69 @@ fn element_safe(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callcast_signalling::adapter::{Track, TrackSource};
+
+    fn streams() -> HashMap<String, Stream> {
+        [
+            ("video0", "cam", TrackKind::Video, TrackSource::Camera),
+            ("audio1", "mic", TrackKind::Audio, TrackSource::Microphone),
+        ]
+        .into_iter()
+        .map(|(mid, id, kind, source)| {
+            (
+                mid.to_string(),
+                Stream {
+                    mid: mid.into(),
+                    participant_id: "p1".into(),
+                    track: Track {
+                        id: id.into(),
+                        kind,
+                        source,
+                    },
+                },
+            )
+        })
+        .collect()
+    }
+
+    #[test]
+    fn the_mid_names_the_stream() {
+        let s = streams();
+        assert_eq!(
+            stream_for_pad(&s, "audio1", Some("audio"))
+                .unwrap()
+                .track
+                .id,
+            "mic"
+        );
+        assert_eq!(stream_for_pad(&s, "video0", None).unwrap().track.id, "cam");
+    }
+
+    #[test]
+    fn a_stream_on_the_wrong_m_line_is_found_by_its_media() {
+        let s = streams();
+        assert_eq!(
+            stream_for_pad(&s, "video0", Some("audio"))
+                .unwrap()
+                .track
+                .id,
+            "mic"
+        );
+        assert!(stream_for_pad(&s, "x", Some("application")).is_none());
+        let mut two_cams = streams();
+        let mut screen = two_cams["video0"].clone();
+        screen.mid = "video2".into();
+        screen.track.id = "screen".into();
+        two_cams.insert("video2".into(), screen);
+        two_cams.remove("audio1");
+        assert!(
+            stream_for_pad(&two_cams, "audio1", Some("video")).is_none(),
+            "ambiguous: two video streams"
+        );
+    }
 }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::MediaError;
 use super::encode::Encoder;
-use super::ingest::Ingest;
+use super::ingest::{Ingest, RetiredTrack};
 use super::outputs::OutputManager;
 use super::program::Program;
 use super::stats::{FrameCounter, PipelineCounts, pipeline_counts};
@@ -28,6 +28,8 @@ pub enum MediaEvent {
     },
     /// Some element's latency changed: redistribute it (blocking).
     LatencyChanged,
+    /// A track bin was replaced; remove it with `Ingest::retire` (blocking).
+    TrackRetired(RetiredTrack),
     /// An element failed; `output` names the output it belonged to.
     Error {
         element: String,

@@ -1,7 +1,6 @@
 //! The sessions one process runs, by id.
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, RwLock};
 
 use super::Session;
@@ -14,14 +13,7 @@ pub struct Sessions {
 impl Sessions {
     /// A fresh, hard to guess session id.
     pub fn new_id() -> String {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos(),
-        );
-        format!("{:016x}", h.finish())
+        format!("{:016x}", crate::ids::random_u64())
     }
 
     pub fn insert(&self, session: Arc<Session>) {

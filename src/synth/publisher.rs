@@ -19,12 +19,17 @@ pub const AUDIO_TRACK: &str = "mic";
 const VIDEO_PT: i32 = 96;
 const AUDIO_PT: i32 = 111;
 
-fn rtp_caps(media: &str, encoding: &str, clock_rate: i32, pt: i32) -> gst::Caps {
+/// RTP caps with a fixed SSRC. As codec preferences they make webrtcbin
+/// write `a=ssrc` lines into the offer, which is how the receiver maps
+/// bundled streams to m-lines; without them a receiving webrtcbin 1.22
+/// puts every stream it cannot place on the first m-line.
+fn rtp_caps(media: &str, encoding: &str, clock_rate: i32, pt: i32, ssrc: u32) -> gst::Caps {
     gst::Caps::builder("application/x-rtp")
         .field("media", media)
         .field("encoding-name", encoding)
         .field("clock-rate", clock_rate)
         .field("payload", pt)
+        .field("ssrc", ssrc)
         .build()
 }
 
@@ -99,12 +104,17 @@ impl Publisher {
             .property_from_str("error-resilient", "default")
             .build()
             .map_err(|_| MediaError::MissingElement("vp8enc"))?;
+        let (video_ssrc, audio_ssrc) = {
+            let r = crate::ids::random_u64();
+            (r as u32, (r >> 32) as u32)
+        };
         let vpay = gst::ElementFactory::make("rtpvp8pay")
             .property("pt", VIDEO_PT as u32)
+            .property("ssrc", video_ssrc)
             .property_from_str("picture-id-mode", "15-bit")
             .build()
             .map_err(|_| MediaError::MissingElement("rtpvp8pay"))?;
-        let vcaps = rtp_caps("video", "VP8", 90_000, VIDEO_PT);
+        let vcaps = rtp_caps("video", "VP8", 90_000, VIDEO_PT, video_ssrc);
         let vpay_caps = capsfilter(None, &vcaps)?;
         let vtee = tee()?;
 
@@ -123,9 +133,10 @@ impl Publisher {
             .map_err(|_| MediaError::MissingElement("opusenc"))?;
         let apay = gst::ElementFactory::make("rtpopuspay")
             .property("pt", AUDIO_PT as u32)
+            .property("ssrc", audio_ssrc)
             .build()
             .map_err(|_| MediaError::MissingElement("rtpopuspay"))?;
-        let acaps = rtp_caps("audio", "OPUS", 48_000, AUDIO_PT);
+        let acaps = rtp_caps("audio", "OPUS", 48_000, AUDIO_PT, audio_ssrc);
         let apay_caps = capsfilter(None, &acaps)?;
         let atee = tee()?;
 
@@ -189,24 +200,36 @@ impl Publisher {
             feeds: Vec::new(),
         };
         let linked = (|| {
-            for (tee, caps) in &self.tees {
-                let queue = make("queue", None)?;
-                // Never block the tee (and the other subscribers) on us.
-                queue.set_property_from_str("leaky", "downstream");
-                self.pipeline
-                    .add(&queue)
-                    .map_err(|_| MediaError::Link("publisher queue".into()))?;
+            // webrtcbin must be running before media reaches it: a first
+            // push into its still-flushing pads would stop the feeding queue.
+            let mut sinks = Vec::new();
+            for (_, caps) in &self.tees {
                 let sink = webrtcbin
                     .request_pad_simple("sink_%u")
                     .ok_or_else(|| MediaError::Link("webrtcbin sink pad".into()))?;
                 let transceiver = sink.property::<gst_webrtc::WebRTCRTPTransceiver>("transceiver");
                 transceiver.set_direction(WebRTCRTPTransceiverDirection::Sendonly);
                 transceiver.set_codec_preferences(Some(caps));
+                sinks.push(sink);
+            }
+            webrtcbin
+                .sync_state_with_parent()
+                .map_err(|_| MediaError::State("publisher webrtcbin".into()))?;
+            for ((tee, _), sink) in self.tees.iter().zip(&sinks) {
+                let queue = make("queue", None)?;
+                // Never block the tee (and the other subscribers) on us.
+                queue.set_property_from_str("leaky", "downstream");
+                self.pipeline
+                    .add(&queue)
+                    .map_err(|_| MediaError::Link("publisher queue".into()))?;
                 queue
                     .static_pad("src")
                     .expect("queue src")
-                    .link(&sink)
+                    .link(sink)
                     .map_err(|e| MediaError::Link(format!("queue to webrtcbin: {e:?}")))?;
+                queue
+                    .sync_state_with_parent()
+                    .map_err(|_| MediaError::State("publisher queue".into()))?;
                 let tee_pad = tee
                     .request_pad_simple("src_%u")
                     .ok_or_else(|| MediaError::Link("tee pad".into()))?;
@@ -214,13 +237,8 @@ impl Publisher {
                 tee_pad
                     .link(&queue.static_pad("sink").expect("queue sink"))
                     .map_err(|e| MediaError::Link(format!("tee to queue: {e:?}")))?;
-                queue
-                    .sync_state_with_parent()
-                    .map_err(|_| MediaError::State("publisher queue".into()))?;
             }
-            webrtcbin
-                .sync_state_with_parent()
-                .map_err(|_| MediaError::State("publisher webrtcbin".into()))?;
+            wait_for_caps(&webrtcbin)?;
             let offer = webrtc::create_description(&webrtcbin, gst_webrtc::WebRTCSDPType::Offer)?;
             webrtc::set_local_description(&webrtcbin, &offer)?;
             let tracks = webrtc::sdp_mids(offer.sdp())
@@ -309,6 +327,28 @@ impl Drop for Publisher {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// webrtcbin 1.22 connects a send pad when the answer is applied only if
+/// caps already reached the pad; over loopback the answer can come back
+/// before a branch's first buffer. So offer only once caps were sent into
+/// every sink pad (the feeding pad keeps them; webrtcbin's does not until
+/// it is connected).
+fn wait_for_caps(webrtcbin: &gst::Element) -> Result<(), MediaError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !webrtcbin
+        .sink_pads()
+        .iter()
+        .all(|p| p.peer().and_then(|peer| peer.current_caps()).is_some())
+    {
+        if std::time::Instant::now() > deadline {
+            return Err(MediaError::Negotiation(
+                "no media reached the publisher's webrtcbin".into(),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Ok(())
 }
 
 fn tee() -> Result<gst::Element, MediaError> {

@@ -1,0 +1,34 @@
+# The two commands a newcomer runs: `make demo` and `make test`.
+# Both install what is missing first (scripts/install-deps), so they work
+# on a fresh Debian 12 machine with Rust installed.
+
+CARGO ?= cargo
+DEMO_ARGS ?=
+
+.PHONY: demo test deps build check fmt clippy clean
+
+deps:
+	scripts/install-deps
+
+build: deps
+	$(CARGO) build --release --locked --all-targets
+
+# Runs the embedded demo room with synthetic participants until Ctrl-C;
+# pass options with e.g. `make demo DEMO_ARGS="--participants 6 --duration 30"`.
+demo: deps
+	$(CARGO) run --release --locked -- demo $(DEMO_ARGS)
+
+# Style gates, then every test. Integration tests start real WebRTC peers
+# and pipelines; one at a time keeps them within the machine's 2 cores.
+test: build check
+	$(CARGO) test --release --locked --workspace --all-targets -- --test-threads=1
+
+check:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --locked --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean

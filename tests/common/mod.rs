@@ -1,0 +1,274 @@
+//! Helpers for integration tests: run the real binary, inspect what it
+//! wrote with ffprobe, and decode frames and audio with ffmpeg.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use callcast::media::layout::Rect;
+use callcast::synth::PALETTE;
+
+/// A running `callcast demo` whose stdout banner has been read.
+pub struct Demo {
+    pub child: Child,
+    pub http: String,
+    pub session_url: String,
+    stdout: mpsc::Receiver<String>,
+}
+
+impl Demo {
+    pub fn start(args: &[&str]) -> Demo {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_callcast"))
+            .arg("demo")
+            .args(args)
+            .env("CALLCAST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("callcast starts");
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut http = None;
+        let mut session_url = None;
+        while http.is_none() || session_url.is_none() {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the demo prints its banner");
+            let mut words = line.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some("http"), Some(url)) => http = Some(url.to_string()),
+                (Some("session"), Some(url)) => session_url = Some(url.to_string()),
+                _ => {}
+            }
+        }
+        Demo {
+            child,
+            http: http.unwrap(),
+            session_url: session_url.unwrap(),
+            stdout: rx,
+        }
+    }
+
+    /// Waits for the demo to exit by itself; returns its exit code.
+    pub fn wait(mut self, timeout: Duration) -> i32 {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                while self.stdout.try_recv().is_ok() {}
+                return status.code().unwrap_or(-1);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the demo did not exit within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+pub fn ffprobe_json(path: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-of", "json"])
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    assert!(
+        out.status.success(),
+        "ffprobe failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("ffprobe prints JSON")
+}
+
+/// (codec_type, codec_name) of every stream.
+pub fn streams(path: &Path) -> Vec<(String, String)> {
+    let v = ffprobe_json(path, &["-show_entries", "stream=codec_type,codec_name"]);
+    v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["codec_type"].as_str().unwrap().to_string(),
+                s["codec_name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+pub fn duration_s(path: &Path) -> f64 {
+    let v = ffprobe_json(path, &["-show_entries", "format=duration"]);
+    v["format"]["duration"].as_str().unwrap().parse().unwrap()
+}
+
+/// Presentation times of every video packet, in file order.
+pub fn video_pts(path: &Path) -> Vec<f64> {
+    let v = ffprobe_json(
+        path,
+        &["-select_streams", "v:0", "-show_entries", "packet=pts_time"],
+    );
+    v["packets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pts_time"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+pub struct Frame {
+    pub width: usize,
+    pub height: usize,
+    pub rgb: Vec<u8>,
+}
+
+impl Frame {
+    pub fn pixel(&self, x: usize, y: usize) -> [u8; 3] {
+        let i = (y * self.width + x) * 3;
+        [self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]]
+    }
+
+    /// The colour that covers most of `rect`: the per-channel median over
+    /// a grid of points, so the ball, the name and the lines drawn on a
+    /// participant's pattern do not count.
+    pub fn dominant(&self, rect: Rect) -> [u8; 3] {
+        let mut channels = [vec![], vec![], vec![]];
+        for i in 0..16 {
+            for j in 0..16 {
+                let x = rect.x as usize + (rect.width as usize * (2 * i + 1)) / 32;
+                let y = rect.y as usize + (rect.height as usize * (2 * j + 1)) / 32;
+                let p = self.pixel(x, y);
+                for c in 0..3 {
+                    channels[c].push(p[c]);
+                }
+            }
+        }
+        channels.map(|mut v| {
+            v.sort_unstable();
+            v[v.len() / 2]
+        })
+    }
+}
+
+/// Decodes the frame shown at `at_s` seconds (negative: from the end).
+pub fn frame_at(path: &Path, at_s: f64) -> Frame {
+    let v = ffprobe_json(
+        path,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=width,height",
+        ],
+    );
+    let width = v["streams"][0]["width"].as_u64().unwrap() as usize;
+    let height = v["streams"][0]["height"].as_u64().unwrap() as usize;
+    let seek = if at_s < 0.0 {
+        vec!["-sseof".to_string(), format!("{at_s}")]
+    } else {
+        vec!["-ss".to_string(), format!("{at_s}")]
+    };
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error"])
+        .args(&seek)
+        .arg("-i")
+        .arg(path)
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "ffmpeg failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let size = width * height * 3;
+    assert!(out.stdout.len() >= size, "no frame decoded at {at_s}");
+    // With a seek from the end every remaining frame comes out: keep the last.
+    let last = out.stdout.len() / size - 1;
+    let rgb = if at_s < 0.0 {
+        out.stdout[last * size..(last + 1) * size].to_vec()
+    } else {
+        out.stdout[..size].to_vec()
+    };
+    Frame { width, height, rgb }
+}
+
+/// The palette index closest to `rgb`, if it is close at all.
+pub fn palette_index(rgb: [u8; 3]) -> Option<usize> {
+    let dist = |c: &(u8, u8, u8)| {
+        let d = |a: u8, b: u8| (a as i32 - b as i32).pow(2);
+        d(rgb[0], c.0) + d(rgb[1], c.1) + d(rgb[2], c.2)
+    };
+    let (index, best) = PALETTE
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, c)| dist(c))
+        .unwrap();
+    (dist(best) < 50 * 50).then_some(index)
+}
+
+/// Mono 48 kHz samples of the whole audio track.
+pub fn audio_samples(path: &Path) -> Vec<f32> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-vn", "-ac", "1", "-ar", "48000", "-f", "f32le", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "ffmpeg failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+pub fn rms(samples: &[f32]) -> f64 {
+    (samples.iter().map(|s| (*s as f64).powi(2)).sum::<f64>() / samples.len().max(1) as f64).sqrt()
+}
+
+/// Power of one frequency in `samples` (Goertzel), normalised by length.
+pub fn tone_power(samples: &[f32], rate: f64, freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / rate;
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in samples {
+        let s0 = x as f64 + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - coeff * s1 * s2) / (samples.len() as f64).powi(2)
+}
+
+/// GETs `url` and parses the JSON body; returns (status, body).
+pub fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let resp = reqwest::get(url).await.expect("the API answers");
+        let status = resp.status().as_u16();
+        let body = resp.json().await.expect("the API answers JSON");
+        (status, body)
+    })
+}
