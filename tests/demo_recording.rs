@@ -58,6 +58,16 @@ fn three_participants_are_recorded_with_their_colours_and_tones() {
     assert_eq!(outputs[0]["state"], "live", "{session}");
     assert!(outputs[0]["bytes"].as_u64().unwrap() > 0);
     assert!(session["program"]["frames"].as_u64().unwrap() > 40);
+    // Everything stays on loopback: ICE gathers on 127.0.0.1 only, and
+    // nothing (UPnP discovery, say) opens a socket anywhere else.
+    let sockets = socket_addresses(demo.child.id());
+    assert!(sockets.iter().any(|(_, remote)| !remote.is_unspecified()));
+    for (local, remote) in &sockets {
+        assert!(
+            local.is_loopback() && (remote.is_loopback() || remote.is_unspecified()),
+            "a socket off loopback: {local} -> {remote}"
+        );
+    }
     let (status, missing) = get_json(&format!("{}/v1/sessions/nope", demo.http));
     assert_eq!(status, 404);
     assert_eq!(missing["error"]["code"], "session_not_found");

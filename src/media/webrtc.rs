@@ -20,8 +20,9 @@ pub fn new_webrtcbin(
         .property("latency", latency_ms)
         .build()
         .map_err(|_| MediaError::MissingElement("webrtcbin"))?;
+    let agent = webrtc.property::<gst_webrtc::WebRTCICE>("ice-agent");
+    disable_upnp(&agent);
     if !ice.local_addresses.is_empty() {
-        let agent = webrtc.property::<gst_webrtc::WebRTCICE>("ice-agent");
         for addr in &ice.local_addresses {
             if !agent.emit_add_local_ip_address(addr) {
                 return Err(MediaError::Negotiation(format!(
@@ -31,6 +32,19 @@ pub fn new_webrtcbin(
         }
     }
     Ok(webrtc)
+}
+
+/// libnice maps ports on UPnP gateways by default: it multicasts SSDP and
+/// opens HTTP servers on every interface, whatever ICE gathers on. A
+/// recorder never needs a home router's port mapping, so it is turned off.
+fn disable_upnp(ice: &gst_webrtc::WebRTCICE) {
+    // `agent` is the NiceAgent behind webrtcbin's libnice ICE implementation.
+    if ice.has_property("agent") {
+        let agent = ice.property::<gst::glib::Object>("agent");
+        if agent.has_property("upnp") {
+            agent.set_property("upnp", false);
+        }
+    }
 }
 
 pub fn parse_sdp(text: &str) -> Result<gst_sdp::SDPMessage, MediaError> {

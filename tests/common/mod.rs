@@ -272,3 +272,52 @@ pub fn get_json(url: &str) -> (u16, serde_json::Value) {
         (status, body)
     })
 }
+
+/// The (local, remote) addresses of every TCP and UDP socket process `pid`
+/// has open, read from /proc.
+pub fn socket_addresses(pid: u32) -> Vec<(std::net::IpAddr, std::net::IpAddr)> {
+    let inodes: std::collections::HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().into_owned();
+            Some(
+                link.strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    for table in ["tcp", "udp", "tcp6", "udp6"] {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() > 9 && inodes.contains(cols[9]) {
+                out.push((proc_net_ip(cols[1]), proc_net_ip(cols[2])));
+            }
+        }
+    }
+    out
+}
+
+/// Decodes `HEX:PORT` from /proc/net/*: IPv4 as one little-endian word,
+/// IPv6 as four.
+fn proc_net_ip(field: &str) -> std::net::IpAddr {
+    let hex = field.split(':').next().unwrap();
+    let words: Vec<u32> = (0..hex.len() / 8)
+        .map(|i| u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).unwrap())
+        .collect();
+    match words.as_slice() {
+        [w] => std::net::Ipv4Addr::from(w.swap_bytes()).into(),
+        ws => {
+            let mut bytes = [0u8; 16];
+            for (i, w) in ws.iter().enumerate() {
+                bytes[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+            }
+            std::net::Ipv6Addr::from(bytes).into()
+        }
+    }
+}
