@@ -94,11 +94,16 @@ impl Encoder {
 
     /// Ends the program: EOS enters both encoders, which flush what they
     /// hold, and flows through the tees into every output. The program's
-    /// further frames are refused from then on.
+    /// further frames are refused from then on. Does not wait: EOS queues
+    /// behind the frame the program is pushing, which a stalled output can
+    /// hold up indefinitely; callers bound the wait on the outputs instead.
     pub fn finish(&self) {
         for q in [&self.video_in, &self.audio_in] {
             let pad = q.static_pad("sink").expect("queue sink");
-            pad.send_event(gst::event::Eos::new());
+            std::thread::Builder::new()
+                .name(format!("eos-{}", q.name()))
+                .spawn(move || pad.send_event(gst::event::Eos::new()))
+                .expect("threads can be spawned");
         }
     }
 }

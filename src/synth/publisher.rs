@@ -140,26 +140,7 @@ impl Publisher {
         let apay_caps = capsfilter(None, &acaps)?;
         let atee = tee()?;
 
-        pipeline
-            .add_many([
-                &video_src,
-                &video_caps,
-                &label,
-                &convert,
-                &vp8,
-                &vpay,
-                &vpay_caps,
-                &vtee,
-                &audio_src,
-                &aconvert,
-                &aresample,
-                &opus,
-                &apay,
-                &apay_caps,
-                &atee,
-            ])
-            .map_err(|_| MediaError::Link("publisher elements".into()))?;
-        link_chain(&[
+        let video = [
             &video_src,
             &video_caps,
             &label,
@@ -168,10 +149,15 @@ impl Publisher {
             &vpay,
             &vpay_caps,
             &vtee,
-        ])?;
-        link_chain(&[
+        ];
+        let audio = [
             &audio_src, &aconvert, &aresample, &opus, &apay, &apay_caps, &atee,
-        ])?;
+        ];
+        pipeline
+            .add_many(video.iter().chain(audio.iter()).copied())
+            .map_err(|_| MediaError::Link("publisher elements".into()))?;
+        link_chain(&video)?;
+        link_chain(&audio)?;
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|_| MediaError::State("publisher would not start".into()))?;

@@ -83,18 +83,23 @@ impl Drop for Demo {
 }
 
 pub fn ffprobe_json(path: &Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new("ffprobe")
+    let out = run(Command::new("ffprobe")
         .args(["-v", "error", "-of", "json"])
         .args(args)
-        .arg(path)
-        .output()
-        .expect("ffprobe runs");
+        .arg(path));
+    serde_json::from_slice(&out).expect("ffprobe prints JSON")
+}
+
+/// Runs a tool to the end and returns its stdout; panics with its stderr
+/// if it fails.
+fn run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().expect("the tool runs");
     assert!(
         out.status.success(),
-        "ffprobe failed: {}",
+        "{cmd:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("ffprobe prints JSON")
+    out.stdout
 }
 
 /// (codec_type, codec_name) of every stream.
@@ -184,27 +189,20 @@ pub fn frame_at(path: &Path, at_s: f64) -> Frame {
     } else {
         vec!["-ss".to_string(), format!("{at_s}")]
     };
-    let out = Command::new("ffmpeg")
+    let out = run(Command::new("ffmpeg")
         .args(["-v", "error"])
         .args(&seek)
         .arg("-i")
         .arg(path)
-        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "ffmpeg failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]));
     let size = width * height * 3;
-    assert!(out.stdout.len() >= size, "no frame decoded at {at_s}");
+    assert!(out.len() >= size, "no frame decoded at {at_s}");
     // With a seek from the end every remaining frame comes out: keep the last.
-    let last = out.stdout.len() / size - 1;
+    let last = out.len() / size - 1;
     let rgb = if at_s < 0.0 {
-        out.stdout[last * size..(last + 1) * size].to_vec()
+        out[last * size..(last + 1) * size].to_vec()
     } else {
-        out.stdout[..size].to_vec()
+        out[..size].to_vec()
     };
     Frame { width, height, rgb }
 }
@@ -225,21 +223,13 @@ pub fn palette_index(rgb: [u8; 3]) -> Option<usize> {
 
 /// Mono 48 kHz samples of the whole audio track.
 pub fn audio_samples(path: &Path) -> Vec<f32> {
-    let out = Command::new("ffmpeg")
+    run(Command::new("ffmpeg")
         .args(["-v", "error", "-i"])
         .arg(path)
-        .args(["-vn", "-ac", "1", "-ar", "48000", "-f", "f32le", "-"])
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "ffmpeg failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+        .args(["-vn", "-ac", "1", "-ar", "48000", "-f", "f32le", "-"]))
+    .chunks_exact(4)
+    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    .collect()
 }
 
 pub fn rms(samples: &[f32]) -> f64 {

@@ -44,11 +44,37 @@ impl OutputSpec {
     }
 }
 
+/// Adds the ghost sink pad `name` (`video` or `audio`) to an output's bin.
+/// Whatever goes wrong behind it stays behind it: a flow error (a sink
+/// that failed, a branch still starting or already ended) is not returned
+/// to the tee, so the encoders and every other output go on. The output
+/// reports its failure on the bus, where the manager sees it.
+pub fn add_sink_pad(bin: &gst::Bin, name: &str, target: &gst::Pad) -> Result<(), MediaError> {
+    let ghost = gst::GhostPad::builder_with_target(target)
+        .map_err(|_| MediaError::Link(format!("{}: {name} pad", bin.name())))?
+        .name(name)
+        .chain_function(|pad, parent, buffer| {
+            contained(gst::ProxyPad::chain_default(pad, parent, buffer))
+        })
+        .chain_list_function(|pad, parent, list| {
+            contained(gst::ProxyPad::chain_list_default(pad, parent, list))
+        })
+        .build();
+    bin.add_pad(&ghost)
+        .map_err(|_| MediaError::Link(format!("{}: {name} pad", bin.name())))
+}
+
+fn contained(
+    ret: Result<gst::FlowSuccess, gst::FlowError>,
+) -> Result<gst::FlowSuccess, gst::FlowError> {
+    Ok(ret.unwrap_or(gst::FlowSuccess::Ok))
+}
+
 /// What an output kind provides to the manager.
 pub trait OutputBin: Send + Sync {
     /// `"record"`, `"rtmp"`, ...
     fn kind(&self) -> &'static str;
-    /// The bin, with ghost sink pads `video` and/or `audio`.
+    /// The bin, with sink pads `video` and/or `audio` from [`add_sink_pad`].
     fn bin(&self) -> &gst::Bin;
     /// Where it writes, for the API; never contains secrets.
     fn target(&self) -> String;
@@ -149,24 +175,35 @@ impl OutputManager {
         self.pipeline
             .add(&bin)
             .map_err(|_| MediaError::Output(format!("output {id}: cannot add its bin")))?;
+        // Running before it is linked: a tee pushing into a pad not yet
+        // active would get FLUSHING back.
+        if bin.sync_state_with_parent().is_err() {
+            let _ = bin.set_state(gst::State::Null);
+            let _ = self.pipeline.remove(&bin);
+            return Err(MediaError::State(format!("output {id} would not start")));
+        }
         let mut links = Vec::new();
         for (tee, pad_name) in [(&self.video_tee, "video"), (&self.audio_tee, "audio")] {
             let Some(sink) = bin.static_pad(pad_name) else {
                 continue;
             };
-            let src = tee
+            let linked = tee
                 .request_pad_simple("src_%u")
-                .ok_or_else(|| MediaError::Link(format!("output {id}: no tee pad")))?;
-            if let Err(e) = src.link(&sink) {
-                tee.release_request_pad(&src);
-                let _ = self.pipeline.remove(&bin);
-                return Err(MediaError::Link(format!("output {id} {pad_name}: {e:?}")));
+                .ok_or_else(|| MediaError::Link(format!("output {id}: no tee pad")))
+                .and_then(|src| match src.link(&sink) {
+                    Ok(_) => Ok(src),
+                    Err(e) => {
+                        tee.release_request_pad(&src);
+                        Err(MediaError::Link(format!("output {id} {pad_name}: {e:?}")))
+                    }
+                });
+            match linked {
+                Ok(src) => links.push((tee.clone(), src)),
+                Err(e) => {
+                    self.detach(&bin, &links);
+                    return Err(e);
+                }
             }
-            links.push((tee.clone(), src));
-        }
-        if bin.sync_state_with_parent().is_err() {
-            self.detach(&bin, &links);
-            return Err(MediaError::State(format!("output {id} would not start")));
         }
         tracing::info!(output = id, kind = output.kind(), target = %output.target(), "output added");
         self.outputs.lock().unwrap().push(Attached {
@@ -263,11 +300,11 @@ impl OutputManager {
     }
 
     fn detach(&self, bin: &gst::Bin, links: &[(gst::Element, gst::Pad)]) {
-        let _ = bin.set_state(gst::State::Null);
-        let _ = self.pipeline.remove(bin);
         for (tee, src) in links {
             tee.release_request_pad(src);
         }
+        let _ = bin.set_state(gst::State::Null);
+        let _ = self.pipeline.remove(bin);
     }
 }
 

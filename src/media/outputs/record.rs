@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use gst::prelude::*;
 
-use super::OutputBin;
+use super::{OutputBin, add_sink_pad};
 use crate::media::{MediaError, link_chain, make};
 
 /// The longest a fragment runs (it is cut at the next key frame after).
@@ -80,13 +80,7 @@ impl RecordOutput {
                 .expect("queue src")
                 .link(&mux_pad)
                 .map_err(|e| MediaError::Link(format!("record {kind}: {e:?}")))?;
-            let ghost =
-                gst::GhostPad::builder_with_target(&queue.static_pad("sink").expect("queue sink"))
-                    .map_err(|_| MediaError::Link("record ghost pad".into()))?
-                    .name(kind)
-                    .build();
-            bin.add_pad(&ghost)
-                .map_err(|_| MediaError::Link("record ghost pad".into()))?;
+            add_sink_pad(&bin, kind, &queue.static_pad("sink").expect("queue sink"))?;
         }
         Ok(RecordOutput {
             bin,
