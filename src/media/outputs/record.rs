@@ -53,6 +53,12 @@ impl RecordOutput {
         mux.set_property_from_str("header-update-mode", "rewrite");
         mux.set_property("write-mehd", true);
         mux.set_property("write-mfra", true);
+        // The muxer fixes its streams at its first output: a stream whose
+        // first buffer is late then is left out of the file for good. Live,
+        // it waits only its latency for late inputs, so give the slower
+        // encoder a second (a file sink does not sync, so nothing else
+        // waits for it).
+        mux.set_property("latency", gst::ClockTime::SECOND.nseconds());
         // A recording added mid-call still starts at 0.
         mux.set_property("offset-to-zero", true);
         let sink = make("filesink", None)?;
