@@ -6,6 +6,7 @@
 
 pub mod adapter;
 pub mod callcast;
+pub mod janus;
 pub mod protocol;
 pub mod room;
 
