@@ -25,20 +25,18 @@ fn tile_colours(frame: &Frame, n: usize) -> Vec<Option<usize>> {
 fn leave_and_join_reflow_without_a_gap() {
     let dir = tempfile::tempdir().unwrap();
     let mp4 = dir.path().join("churn.mp4");
-    let demo = Demo::start(&[
-        "--participants",
-        "2",
-        "--leave-after",
-        "4",
-        "--join-after",
-        "7",
-        "--duration",
-        "12",
-        "--record",
-        mp4.to_str().unwrap(),
-        "--http",
-        "127.0.0.1:0",
-    ]);
+    let demo = Demo::start(
+        &mp4,
+        2,
+        &[
+            "--leave-after",
+            "4",
+            "--join-after",
+            "7",
+            "--duration",
+            "12",
+        ],
+    );
     // Between the leave and the join the API shows Bob alone.
     std::thread::sleep(Duration::from_secs(6));
     let (_, session) = get_json(&demo.session_url);

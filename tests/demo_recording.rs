@@ -14,20 +14,7 @@ use common::*;
 fn three_participants_are_recorded_with_their_colours_and_tones() {
     let dir = tempfile::tempdir().unwrap();
     let mp4 = dir.path().join("demo.mp4");
-    let demo = Demo::start(&[
-        "--participants",
-        "3",
-        "--duration",
-        "8",
-        "--record",
-        mp4.to_str().unwrap(),
-        "--http",
-        "127.0.0.1:0",
-        "--leave-after",
-        "0",
-        "--join-after",
-        "0",
-    ]);
+    let demo = Demo::start(&mp4, 3, &["--duration", "8"]);
 
     // While it runs: the API shows the session, its roster and its output.
     std::thread::sleep(Duration::from_secs(4));

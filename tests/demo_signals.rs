@@ -10,21 +10,6 @@ use std::time::Duration;
 use callcast::media::layout::{Canvas, GridOptions, grid};
 use common::*;
 
-fn start(mp4: &Path) -> Demo {
-    Demo::start(&[
-        "--participants",
-        "2",
-        "--record",
-        mp4.to_str().unwrap(),
-        "--http",
-        "127.0.0.1:0",
-        "--leave-after",
-        "0",
-        "--join-after",
-        "0",
-    ])
-}
-
 fn signal(demo: &Demo, sig: &str) {
     let status = std::process::Command::new("kill")
         .args([sig, &demo.child.id().to_string()])
@@ -60,7 +45,7 @@ fn last_video_pts(mp4: &Path) -> f64 {
 fn sigterm_finalizes_the_recording_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     let mp4 = dir.path().join("term.mp4");
-    let demo = start(&mp4);
+    let demo = Demo::start(&mp4, 2, &[]);
     std::thread::sleep(Duration::from_secs(5));
     signal(&demo, "-TERM");
     assert_eq!(demo.wait(Duration::from_secs(30)), 0, "SIGTERM exits 0");
@@ -83,7 +68,7 @@ fn sigterm_finalizes_the_recording_and_exits_0() {
 fn sigkill_leaves_a_file_that_plays_to_its_last_fragment() {
     let dir = tempfile::tempdir().unwrap();
     let mp4 = dir.path().join("kill.mp4");
-    let mut demo = start(&mp4);
+    let mut demo = Demo::start(&mp4, 2, &[]);
     // Key frames (and so fragments) come every 2 s, and the muxer holds a
     // fragment 1 s for late inputs: after 8 s at least two are on disk.
     std::thread::sleep(Duration::from_secs(8));

@@ -178,6 +178,7 @@ impl Ingest {
 
     /// Removes a track bin that was replaced. Blocks.
     pub fn retire(&self, track: RetiredTrack) {
+        self.inner.detach(&track.0);
         self.inner.remove_track(track.0);
     }
 
@@ -349,9 +350,8 @@ impl Inner {
         self.program.release(&t.program_pad);
     }
 
-    /// Stops and removes a track bin. Blocks.
+    /// Stops and removes a track bin already detached. Blocks.
     fn remove_track(&self, t: LinkedTrack) {
-        self.detach(&t);
         let _ = t.bin.bin().set_state(gst::State::Null);
         let _ = self.pipeline.remove(t.bin.bin());
         tracing::info!(participant = %t.key.participant_id, track = %t.key.track_id, bin = %t.bin.bin().name(), "track removed");

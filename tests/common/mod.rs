@@ -20,10 +20,27 @@ pub struct Demo {
 }
 
 impl Demo {
-    pub fn start(args: &[&str]) -> Demo {
+    /// `callcast demo` with `participants`, recording to `record`, the API
+    /// on a free port, and `extra` options; without a timeline in `extra`
+    /// nobody leaves or joins.
+    pub fn start(record: &Path, participants: usize, extra: &[&str]) -> Demo {
+        let mut args = vec![
+            "--participants".to_string(),
+            participants.to_string(),
+            "--record".into(),
+            record.to_str().unwrap().into(),
+            "--http".into(),
+            "127.0.0.1:0".into(),
+        ];
+        for opt in ["--leave-after", "--join-after"] {
+            if !extra.contains(&opt) {
+                args.extend([opt.to_string(), "0".into()]);
+            }
+        }
+        args.extend(extra.iter().map(|a| a.to_string()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_callcast"))
             .arg("demo")
-            .args(args)
+            .args(&args)
             .env("CALLCAST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
