@@ -147,7 +147,7 @@ async fn join(room: &RoomServer, index: usize) -> anyhow::Result<SyntheticPartic
         .with_context(|| format!("participant {name} joining"))
 }
 
-fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+pub fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     Ok(if path.is_absolute() {
         path.to_path_buf()
     } else {

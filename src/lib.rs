@@ -6,11 +6,15 @@
 //!   encoders, outputs).
 //! - [`api`]: the HTTP API.
 //! - [`synth`]: synthetic participants; [`demo`]: everything on one machine.
+//! - [`join`]: `callcast join`, one session in a real room; [`loadgen`]:
+//!   synthetic publishers for a Janus room.
 
 pub mod api;
 pub mod config;
 pub mod demo;
 pub mod ids;
+pub mod join;
+pub mod loadgen;
 pub mod media;
 pub mod session;
 pub mod synth;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use callcast::config::IceConfig;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
@@ -52,6 +53,69 @@ enum Command {
         #[arg(long, default_value_t = 15.0)]
         join_after: f64,
     },
+    /// Join a room as a hidden bot and record it.
+    Join {
+        /// Which signalling the room speaks.
+        #[arg(long, value_enum, default_value_t = Adapter::Janus)]
+        adapter: Adapter,
+        /// Where the room is: ws://host:8188 for Janus.
+        #[arg(long)]
+        url: String,
+        /// The room (a Janus room number, or a name).
+        #[arg(long)]
+        room: String,
+        /// The room's PIN, if it has one.
+        #[arg(long)]
+        pin: Option<String>,
+        /// Janus API token, if Janus requires one (or CALLCAST_JANUS_TOKEN).
+        #[arg(long, env = "CALLCAST_JANUS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// The bot's display name in the room.
+        #[arg(long, default_value = "callcast")]
+        display: String,
+        /// Where to record (default: recordings/<room>-<timestamp>.mp4).
+        #[arg(long)]
+        record: Option<PathBuf>,
+        /// Stop after this many seconds (default: until Ctrl-C or SIGTERM).
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Address of the HTTP API.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        /// Gather ICE candidates only on these local addresses (repeat the
+        /// option for several; default: every interface).
+        #[arg(long = "ice-address")]
+        ice_addresses: Vec<String>,
+    },
+    /// Publish synthetic participants (moving pattern, name, tone) into a
+    /// Janus room over WebRTC, for load and tests.
+    Loadgen {
+        /// Janus websocket URL: ws://host:8188.
+        #[arg(long)]
+        janus: String,
+        #[arg(long)]
+        room: String,
+        #[arg(long)]
+        pin: Option<String>,
+        #[arg(long, env = "CALLCAST_JANUS_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        #[arg(long, default_value_t = 4)]
+        participants: usize,
+        /// Index of the first participant: its name, colour and tone.
+        #[arg(long, default_value_t = 0)]
+        first: usize,
+        /// Leave after this many seconds (default: until Ctrl-C or SIGTERM).
+        #[arg(long)]
+        duration: Option<f64>,
+        #[arg(long = "ice-address")]
+        ice_addresses: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Adapter {
+    Janus,
+    Callcast,
 }
 
 fn main() -> ExitCode {
@@ -75,12 +139,68 @@ fn main() -> ExitCode {
                 let opts = callcast::demo::DemoOptions {
                     participants,
                     duration: seconds(duration),
-                    record: record.unwrap_or_else(default_recording),
+                    record: record.unwrap_or_else(|| default_recording("demo")),
                     http,
                     leave_after: seconds(Some(leave_after)),
                     join_after: seconds(Some(join_after)),
                 };
                 callcast::demo::run(opts, shutdown_signal()).await
+            }
+            Command::Join {
+                adapter,
+                url,
+                room,
+                pin,
+                token,
+                display,
+                record,
+                duration,
+                http,
+                ice_addresses,
+            } => {
+                let record = record.unwrap_or_else(|| default_recording(&safe_name(&room)));
+                let opts = callcast::join::JoinOptions {
+                    adapter: match adapter {
+                        Adapter::Janus => callcast::join::AdapterKind::Janus,
+                        Adapter::Callcast => callcast::join::AdapterKind::Callcast,
+                    },
+                    url,
+                    room,
+                    pin,
+                    token,
+                    display,
+                    record,
+                    duration: seconds(duration),
+                    http,
+                    ice: IceConfig {
+                        local_addresses: ice_addresses,
+                    },
+                };
+                callcast::join::run(opts, shutdown_signal()).await
+            }
+            Command::Loadgen {
+                janus,
+                room,
+                pin,
+                token,
+                participants,
+                first,
+                duration,
+                ice_addresses,
+            } => {
+                let opts = callcast::loadgen::LoadgenOptions {
+                    janus,
+                    room,
+                    pin,
+                    token,
+                    participants,
+                    first,
+                    duration: seconds(duration),
+                    ice: IceConfig {
+                        local_addresses: ice_addresses,
+                    },
+                };
+                callcast::loadgen::run(opts, shutdown_signal()).await
             }
         }
     });
@@ -99,13 +219,26 @@ fn seconds(s: Option<f64>) -> Option<Duration> {
         .map(Duration::from_secs_f64)
 }
 
-fn default_recording() -> PathBuf {
+/// Keeps a room name usable in a file name.
+fn safe_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn default_recording(prefix: &str) -> PathBuf {
     let stamp = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
             "[year][month][day]-[hour][minute][second]"
         ))
         .unwrap_or_else(|_| "now".into());
-    PathBuf::from(format!("recordings/demo-{stamp}.mp4"))
+    PathBuf::from(format!("recordings/{prefix}-{stamp}.mp4"))
 }
 
 /// Resolves on Ctrl-C or SIGTERM; a second one exits at once.

@@ -78,6 +78,8 @@ struct Shared {
     state: SessionState,
     self_id: Option<String>,
     room_error: Option<String>,
+    /// The adapter gave up (it reconnects by itself otherwise).
+    adapter_ended: bool,
     roster: Roster,
     tiles: Vec<(TrackKey, Rect)>,
 }
@@ -141,6 +143,7 @@ impl Session {
             state: SessionState::Joining,
             self_id: None,
             room_error: None,
+            adapter_ended: false,
             roster: Roster::default(),
             tiles: Vec::new(),
         }));
@@ -176,6 +179,15 @@ impl Session {
 
     pub fn state(&self) -> SessionState {
         self.shared.lock().unwrap().state
+    }
+
+    /// Why the room adapter gave up for good, if it did.
+    pub fn room_failure(&self) -> Option<String> {
+        let shared = self.shared.lock().unwrap();
+        shared
+            .adapter_ended
+            .then(|| shared.room_error.clone())
+            .flatten()
     }
 
     /// Leaves the room, finalizes every output and stops the pipeline.
@@ -376,7 +388,13 @@ impl EventLoop {
             RoomEvent::Joined { self_id } => {
                 let mut shared = self.shared.lock().unwrap();
                 shared.self_id = Some(self_id);
+                shared.room_error = None;
                 shared.state = SessionState::Live;
+            }
+            RoomEvent::Disconnected { reason } => {
+                let mut shared = self.shared.lock().unwrap();
+                shared.room_error = Some(reason);
+                shared.state = SessionState::Disconnected;
             }
             RoomEvent::ParticipantJoined { participant } => {
                 // A recorder takes everyone.
@@ -409,10 +427,30 @@ impl EventLoop {
                 let media = self.media.clone();
                 let _ = spawn_blocking(move || media.ingest.close_peer(&peer)).await;
             }
-            RoomEvent::ParticipantLeft { .. }
-            | RoomEvent::TrackPublished { .. }
-            | RoomEvent::TrackUnpublished { .. }
-            | RoomEvent::Talking { .. } => {}
+            // The SFU may keep the m-lines (Janus renegotiates later, if
+            // ever): stop receiving now, so no bin idles on a dead track.
+            RoomEvent::ParticipantLeft { participant_id } => {
+                let media = self.media.clone();
+                let _ = spawn_blocking(move || {
+                    media
+                        .ingest
+                        .drop_tracks(|k| k.participant_id == participant_id)
+                })
+                .await;
+            }
+            RoomEvent::TrackUnpublished {
+                participant_id,
+                track_id,
+            } => {
+                let media = self.media.clone();
+                let _ = spawn_blocking(move || {
+                    media.ingest.drop_tracks(|k| {
+                        k.participant_id == participant_id && k.track_id == track_id
+                    })
+                })
+                .await;
+            }
+            RoomEvent::TrackPublished { .. } | RoomEvent::Talking { .. } => {}
         }
         if relayout {
             self.relayout();
@@ -457,6 +495,7 @@ impl EventLoop {
         tracing::warn!(%error, "room connection ended; the program goes on");
         let mut shared = self.shared.lock().unwrap();
         shared.room_error = Some(error);
+        shared.adapter_ended = true;
         shared.state = SessionState::Disconnected;
     }
 

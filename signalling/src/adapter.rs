@@ -76,6 +76,11 @@ pub enum RoomEvent {
         participant_id: String,
         talking: bool,
     },
+    /// The connection to the room dropped; the adapter is reconnecting and
+    /// will send `Joined` (and the roster) again.
+    Disconnected {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -53,13 +53,21 @@ struct LinkedTrack {
     bin: TrackBin,
     /// The compositor or audiomixer pad the bin feeds.
     program_pad: gst::Pad,
+    /// The webrtcbin pad feeding the bin.
+    source: gst::Pad,
+}
+
+/// A webrtcbin pad whose media nobody uses, and the sink swallowing it.
+struct Discard {
+    pad: gst::Pad,
+    sink: gst::Element,
 }
 
 struct Peer {
     webrtcbin: gst::Element,
     /// Sinks swallowing streams we cannot use (an unlinked pad would stop
     /// the whole connection).
-    discards: Vec<gst::Element>,
+    discards: Vec<Discard>,
     /// mid -> what the adapter said that m-line carries.
     streams: HashMap<String, Stream>,
     tracks: Vec<LinkedTrack>,
@@ -116,13 +124,41 @@ impl Ingest {
         let sdp = webrtc::parse_sdp(sdp)?;
         let streams: HashMap<String, Stream> =
             streams.into_iter().map(|s| (s.mid.clone(), s)).collect();
-        let existing = {
+        let (existing, renamed) = {
             let mut state = self.inner.state.lock().unwrap();
-            state.peers.get_mut(peer).map(|p| {
-                p.streams = streams.clone();
-                p.webrtcbin.clone()
-            })
+            match state.peers.get_mut(peer) {
+                Some(p) => {
+                    p.streams = streams.clone();
+                    let (keep, renamed) = std::mem::take(&mut p.tracks)
+                        .into_iter()
+                        .partition(|t| still_carried(t, peer, &streams));
+                    p.tracks = keep;
+                    let (revived, idle) = std::mem::take(&mut p.discards)
+                        .into_iter()
+                        .partition(|d| carried_by(&d.pad, &streams).is_some());
+                    p.discards = idle;
+                    (Some(p.webrtcbin.clone()), (renamed, revived))
+                }
+                None => (None, Default::default()),
+            }
         };
+        // A renegotiation that ends a stream, or gives its m-line to another
+        // (Janus recycles them, SSRC and all): that track's bin goes, and
+        // the pad feeds whatever the m-line carries now.
+        let (renamed, revived) = renamed;
+        for t in renamed {
+            let source = t.source.clone();
+            self.inner.replug(peer, &source, true, || {
+                self.inner.detach(&t);
+                self.inner.remove_track(t);
+            });
+        }
+        for d in revived {
+            self.inner.replug(peer, &d.pad.clone(), true, || {
+                let _ = d.sink.set_state(gst::State::Null);
+                let _ = self.inner.pipeline.remove(&d.sink);
+            });
+        }
         let webrtcbin = match existing {
             Some(w) => w,
             None => self.add_peer(peer, streams)?,
@@ -169,11 +205,39 @@ impl Ingest {
         for t in p.tracks {
             self.inner.remove_track(t);
         }
-        for sink in p.discards {
-            let _ = sink.set_state(gst::State::Null);
-            let _ = self.inner.pipeline.remove(&sink);
+        for d in p.discards {
+            let _ = d.sink.set_state(gst::State::Null);
+            let _ = self.inner.pipeline.remove(&d.sink);
         }
         tracing::info!(peer, "peer closed");
+    }
+
+    /// Stops receiving tracks the room says are gone (their publisher left
+    /// or unpublished them) without waiting for the SFU to renegotiate:
+    /// their bins go and their pads are discarded. Blocks.
+    pub fn drop_tracks(&self, gone: impl Fn(&TrackKey) -> bool) {
+        let dropped: Vec<(PeerId, LinkedTrack)> = {
+            let mut state = self.inner.state.lock().unwrap();
+            state
+                .peers
+                .iter_mut()
+                .flat_map(|(peer_id, p)| {
+                    let (drop, keep) = std::mem::take(&mut p.tracks)
+                        .into_iter()
+                        .partition(|t| gone(&t.key));
+                    p.tracks = keep;
+                    drop.into_iter()
+                        .map(move |t: LinkedTrack| (peer_id.clone(), t))
+                })
+                .collect()
+        };
+        for (peer, t) in dropped {
+            let source = t.source.clone();
+            self.inner.replug(&peer, &source, false, || {
+                self.inner.detach(&t);
+                self.inner.remove_track(t);
+            });
+        }
     }
 
     /// Removes a track bin that was replaced. Blocks.
@@ -335,7 +399,10 @@ impl Inner {
         if self.pipeline.add(&sink).is_ok() {
             let _ = sink.sync_state_with_parent();
             let _ = pad.link(&sink.static_pad("sink").expect("fakesink has a sink"));
-            peer.discards.push(sink);
+            peer.discards.push(Discard {
+                pad: pad.clone(),
+                sink,
+            });
         }
     }
 
@@ -348,6 +415,42 @@ impl Inner {
             |_, _| gst::PadProbeReturn::Drop,
         );
         self.program.release(&t.program_pad);
+    }
+
+    /// Gives a webrtcbin pad a new destination: `unplug` removes the old
+    /// one, then the pad feeds a track bin for what its m-line carries now
+    /// (if `relink`), or a discard sink. The pad drops its media
+    /// meanwhile, so it is never pushed into an unlinked pad (which would
+    /// stop the peer).
+    fn replug(&self, peer_id: &str, pad: &gst::Pad, relink: bool, unplug: impl FnOnce()) {
+        let probe = pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            |_, _| gst::PadProbeReturn::Drop,
+        );
+        unplug();
+        let carried = relink && {
+            let state = self.state.lock().unwrap();
+            state
+                .peers
+                .get(peer_id)
+                .is_some_and(|p| carried_by(pad, &p.streams).is_some())
+        };
+        let linked = if carried {
+            self.link_track(peer_id, pad)
+        } else if relink {
+            Err(MediaError::Negotiation(
+                "its m-line carries nothing now".into(),
+            ))
+        } else {
+            Err(MediaError::Negotiation("the room says it is gone".into()))
+        };
+        if let Err(e) = linked {
+            tracing::info!(peer = peer_id, pad = %pad.name(), reason = %e, "discarding a stream");
+            self.discard(peer_id, pad);
+        }
+        if let Some(probe) = probe {
+            pad.remove_probe(probe);
+        }
     }
 
     /// Stops and removes a track bin already detached. Blocks.
@@ -420,6 +523,7 @@ impl Inner {
             key,
             bin,
             program_pad,
+            source: pad.clone(),
         };
         if track.bin.kind() == TrackKind::Video {
             set_visible(&track.program_pad, tile.is_some());
@@ -436,6 +540,23 @@ impl Inner {
         peer.tracks.push(track);
         Ok(())
     }
+}
+
+/// Whether a renegotiation leaves `t` where it was: its key still names
+/// the stream on its pad's m-line. Tracks the adapter never named stay.
+fn still_carried(t: &LinkedTrack, peer_id: &str, streams: &HashMap<String, Stream>) -> bool {
+    t.key.participant_id == peer_id
+        || carried_by(&t.source, streams).is_some_and(|s| {
+            s.participant_id == t.key.participant_id && s.track.id == t.key.track_id
+        })
+}
+
+/// The stream a webrtcbin pad's m-line carries, by its mid and media.
+fn carried_by<'a>(pad: &gst::Pad, streams: &'a HashMap<String, Stream>) -> Option<&'a Stream> {
+    let mid = webrtc::pad_mid(pad)?;
+    let caps = pad.current_caps()?;
+    let media = caps.structure(0)?.get::<&str>("media").ok()?;
+    stream_for_pad(streams, &mid, Some(media))
 }
 
 /// The stream a new webrtcbin pad carries. Normally its transceiver's mid

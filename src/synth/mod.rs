@@ -1,9 +1,11 @@
 //! Synthetic participants: real WebRTC publishers with a recognisable
 //! picture and sound, for the demo, tests, benchmarks and load generation.
 
+mod janus;
 mod participant;
 pub mod publisher;
 
+pub use janus::JanusParticipant;
 pub use participant::SyntheticParticipant;
 
 /// What a synthetic participant looks and sounds like.

@@ -100,9 +100,15 @@ impl Incoming {
             .map(str::to_string);
         let sender = v.get("sender").and_then(Value::as_u64);
         Ok(match kind {
+            // `data` for core requests, `plugindata.data` for synchronous
+            // plugin requests.
             "success" => Incoming::Success {
                 transaction,
-                data: v.get("data").cloned().unwrap_or(Value::Null),
+                data: v
+                    .get("data")
+                    .or_else(|| v.pointer("/plugindata/data"))
+                    .cloned()
+                    .unwrap_or(Value::Null),
             },
             "ack" => Incoming::Ack { transaction },
             "event" => Incoming::Event {

@@ -193,9 +193,17 @@ pub mod body {
 
     /// Adds and removes streams on the subscriber PeerConnection; Janus
     /// answers with a new offer.
+    /// Janus refuses an empty list, so an empty side is left out.
     pub fn update(subscribe: &[Want], unsubscribe: &[JanusId]) -> Value {
-        let unsub: Vec<Value> = unsubscribe.iter().map(|f| json!({"feed": f})).collect();
-        json!({"request": "update", "subscribe": wants(subscribe), "unsubscribe": unsub})
+        let mut v = json!({"request": "update"});
+        if !subscribe.is_empty() {
+            v["subscribe"] = json!(wants(subscribe));
+        }
+        if !unsubscribe.is_empty() {
+            let unsub: Vec<Value> = unsubscribe.iter().map(|f| json!({"feed": f})).collect();
+            v["unsubscribe"] = json!(unsub);
+        }
+        v
     }
 
     /// Sent with our answer to a subscriber offer.
@@ -327,7 +335,7 @@ mod tests {
         );
         assert_eq!(
             body::update(&[], &[JanusId::Str("x".into())]),
-            json!({"request": "update", "subscribe": [], "unsubscribe": [{"feed": "x"}]})
+            json!({"request": "update", "unsubscribe": [{"feed": "x"}]})
         );
     }
 }

@@ -1,0 +1,142 @@
+//! `callcast join`: one session in a real room, recorded until a signal or
+//! `--duration`, with the HTTP API beside it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use callcast_signalling::RoomAdapter;
+use callcast_signalling::callcast::CallcastAdapter;
+use callcast_signalling::janus::JanusAdapter;
+use callcast_signalling::janus::protocol::JanusId;
+
+use crate::api::HttpServer;
+use crate::config::{IceConfig, IngestConfig};
+use crate::media::outputs::OutputSpec;
+use crate::session::{RoomInfo, Session, SessionConfig, Sessions};
+
+/// Which SFU protocol to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdapterKind {
+    Janus,
+    Callcast,
+}
+
+#[derive(Debug, Clone)]
+pub struct JoinOptions {
+    pub adapter: AdapterKind,
+    pub url: String,
+    pub room: String,
+    pub pin: Option<String>,
+    pub token: Option<String>,
+    pub display: String,
+    pub record: PathBuf,
+    pub duration: Option<Duration>,
+    pub http: SocketAddr,
+    pub ice: IceConfig,
+}
+
+/// A Janus room id: a number unless the room uses string ids.
+pub fn janus_room(room: &str) -> JanusId {
+    room.parse()
+        .map(JanusId::Num)
+        .unwrap_or_else(|_| JanusId::Str(room.to_string()))
+}
+
+pub fn adapter(opts: &JoinOptions) -> Box<dyn RoomAdapter> {
+    match opts.adapter {
+        AdapterKind::Janus => Box::new(JanusAdapter {
+            url: opts.url.clone(),
+            room: janus_room(&opts.room),
+            pin: opts.pin.clone(),
+            token: opts.token.clone(),
+            display: opts.display.clone(),
+        }),
+        AdapterKind::Callcast => Box::new(CallcastAdapter {
+            url: opts.url.clone(),
+            room: opts.room.clone(),
+            display: opts.display.clone(),
+        }),
+    }
+}
+
+/// Records the room until `duration` or `shutdown`; fails if the room
+/// refuses us or the recording cannot be finished.
+pub async fn run(opts: JoinOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    crate::media::init()?;
+    let record = crate::demo::absolute(&opts.record)?;
+    let sessions = Sessions::default();
+    let http = HttpServer::bind(opts.http, sessions.clone())
+        .await
+        .with_context(|| format!("listening on {}", opts.http))?;
+    let kind = match opts.adapter {
+        AdapterKind::Janus => "janus",
+        AdapterKind::Callcast => "callcast",
+    };
+    let cfg = SessionConfig {
+        ingest: IngestConfig {
+            ice: opts.ice.clone(),
+            ..IngestConfig::default()
+        },
+        outputs: vec![OutputSpec::Record {
+            location: format!("file://{}", record.display()),
+        }],
+        ..SessionConfig::default()
+    };
+    let session = Session::start(
+        Sessions::new_id(),
+        RoomInfo {
+            adapter: kind.into(),
+            url: opts.url.clone(),
+            room: opts.room.clone(),
+        },
+        adapter(&opts),
+        cfg,
+    )
+    .await
+    .context("starting the session")?;
+    sessions.insert(session.clone());
+    println!("callcast join");
+    println!("  http     http://{}", http.local_addr());
+    println!(
+        "  session  http://{}/v1/sessions/{}",
+        http.local_addr(),
+        session.id()
+    );
+    println!("  record   {}", record.display());
+
+    let started = tokio::time::Instant::now();
+    let end = opts.duration.map(|d| started + d);
+    tokio::pin!(shutdown);
+    let mut check = tokio::time::interval(Duration::from_millis(250));
+    let failure = loop {
+        tokio::select! {
+            _ = &mut shutdown => break None,
+            _ = tokio::time::sleep_until(end.unwrap_or(started)), if end.is_some() => break None,
+            _ = check.tick() => {
+                if let Some(reason) = session.room_failure() {
+                    break Some(reason);
+                }
+            }
+        }
+    };
+    let report = session.stop().await;
+    http.shutdown().await;
+    if let Some(reason) = failure {
+        bail!("the room connection failed: {reason}");
+    }
+    if !report.unfinished_outputs.is_empty() {
+        bail!(
+            "outputs could not be finalized: {:?}",
+            report.unfinished_outputs
+        );
+    }
+    println!(
+        "recorded {:.1} s to {}",
+        started.elapsed().as_secs_f64(),
+        record.display()
+    );
+    Ok(())
+}
