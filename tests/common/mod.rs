@@ -11,7 +11,9 @@ use std::time::Duration;
 use callcast::media::layout::Rect;
 use callcast::synth::PALETTE;
 
-/// A running `callcast demo` whose stdout banner has been read.
+pub mod janus;
+
+/// A running `callcast demo` or `join` whose stdout banner has been read.
 pub struct Demo {
     pub child: Child,
     pub http: String,
@@ -38,9 +40,15 @@ impl Demo {
             }
         }
         args.extend(extra.iter().map(|a| a.to_string()));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_callcast"))
-            .arg("demo")
-            .args(&args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_callcast"));
+        cmd.arg("demo").args(&args);
+        Demo::spawn(cmd)
+    }
+
+    /// Runs a `callcast` command that prints the session banner (`demo`,
+    /// `join`) and reads the banner.
+    pub fn spawn(mut cmd: Command) -> Demo {
+        let mut child = cmd
             .env("CALLCAST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

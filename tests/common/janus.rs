@@ -1,0 +1,289 @@
+//! A real Janus for a test: its own network namespace (Janus never gathers
+//! loopback candidates) with a veth pair as its network, a config written
+//! for the test, and helpers to run `callcast` inside the namespace.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Janus's address inside the namespace; callcast and the publishers
+/// gather ICE on it too.
+pub const ADDR: &str = "10.203.0.1";
+pub const ROOM: &str = "1234";
+pub const ROOM_SECRET: &str = "test-room-secret";
+
+pub struct JanusNet {
+    pub ns: String,
+    dir: tempfile::TempDir,
+    janus: Option<Child>,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip runs");
+    assert!(
+        out.status.success(),
+        "ip {}: {} (Janus tests need root for network namespaces)",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl JanusNet {
+    /// Creates the namespace and starts Janus in it.
+    pub fn start() -> JanusNet {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let ns = format!(
+            "cc-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        ip(&["netns", "add", &ns]);
+        let net = JanusNet {
+            ns: ns.clone(),
+            dir: tempfile::tempdir().unwrap(),
+            janus: None,
+        };
+        for args in [
+            vec!["link", "set", "lo", "up"],
+            vec![
+                "link", "add", "veth0", "type", "veth", "peer", "name", "veth1",
+            ],
+            vec!["addr", "add", "10.203.0.1/24", "dev", "veth0"],
+            vec!["addr", "add", "10.203.0.2/24", "dev", "veth1"],
+            vec!["link", "set", "veth0", "up"],
+            vec!["link", "set", "veth1", "up"],
+            vec![
+                "route",
+                "add",
+                "default",
+                "via",
+                "10.203.0.2",
+                "dev",
+                "veth0",
+            ],
+        ] {
+            let mut full = vec!["-n", ns.as_str()];
+            full.extend(args);
+            ip(&full);
+        }
+        write_config(net.dir.path());
+        let mut net = net;
+        net.start_janus();
+        net
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{ADDR}:8188")
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// (Re)starts Janus and waits until its websocket port answers.
+    pub fn start_janus(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("janus.log"))
+            .unwrap();
+        let child = self
+            .command("janus")
+            .arg("-F")
+            .arg(self.dir.path())
+            .arg("-C")
+            .arg(self.dir.path().join("janus.jcfg"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("janus starts (is the janus package installed?)");
+        self.janus = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let up = self
+                .command("bash")
+                .args(["-c", &format!("exec 3<>/dev/tcp/{ADDR}/8188")])
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            if up {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Janus did not start: see {}",
+                self.dir.path().join("janus.log").display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Kills Janus at once (SIGKILL).
+    pub fn kill_janus(&mut self) {
+        if let Some(mut j) = self.janus.take() {
+            let _ = j.kill();
+            let _ = j.wait();
+        }
+    }
+
+    /// `program` run inside the namespace.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns]).arg(program);
+        cmd
+    }
+
+    /// `callcast <args>` inside the namespace.
+    pub fn callcast(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command(env!("CARGO_BIN_EXE_callcast"));
+        cmd.args(args);
+        cmd
+    }
+
+    /// `callcast join` recording the test room to `record`.
+    pub fn join_args(&self, record: &Path, duration_s: u32) -> Vec<String> {
+        [
+            "join",
+            "--url",
+            &self.url(),
+            "--room",
+            ROOM,
+            "--ice-address",
+            ADDR,
+            "--http",
+            "127.0.0.1:0",
+            "--record",
+            record.to_str().unwrap(),
+            "--duration",
+            &duration_s.to_string(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    /// Publishes `count` synthetic participants starting at `first` (their
+    /// names, colours and tones) and waits until they publish.
+    pub fn publishers(&self, first: usize, count: usize) -> Publishers {
+        let mut child = self
+            .callcast(&[
+                "loadgen",
+                "--janus",
+                &self.url(),
+                "--room",
+                ROOM,
+                "--ice-address",
+                ADDR,
+                "--participants",
+                &count.to_string(),
+                "--first",
+                &first.to_string(),
+            ])
+            .env("CALLCAST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("callcast loadgen starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.starts_with("loadgen:") => break,
+                Some(Ok(_)) => continue,
+                _ => panic!("loadgen exited before publishing"),
+            }
+        }
+        // Keep draining so the process never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        Publishers { child }
+    }
+}
+
+impl Drop for JanusNet {
+    fn drop(&mut self) {
+        self.kill_janus();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
+/// A `callcast loadgen` process.
+pub struct Publishers {
+    child: Child,
+}
+
+impl Publishers {
+    /// They leave the room (SIGTERM) and exit.
+    pub fn leave(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Publishers {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_config(dir: &Path) {
+    let lib = janus_lib_dir();
+    let d = dir.display();
+    let l = lib.display();
+    std::fs::write(
+        dir.join("janus.jcfg"),
+        format!(
+            r#"general: {{
+    configs_folder = "{d}"
+    plugins_folder = "{l}/plugins"
+    transports_folder = "{l}/transports"
+    events_folder = "{l}/events"
+    loggers_folder = "{l}/loggers"
+    debug_level = 4
+    session_timeout = 60
+}}
+media: {{ rtp_port_range = "20000-40000" }}
+nat: {{ nice_debug = false ice_enforce_list = "veth0" }}
+plugins: {{ disable = "libjanus_audiobridge.so,libjanus_duktape.so,libjanus_echotest.so,libjanus_lua.so,libjanus_nosip.so,libjanus_recordplay.so,libjanus_sip.so,libjanus_streaming.so,libjanus_textroom.so,libjanus_videocall.so,libjanus_voicemail.so" }}
+transports: {{ disable = "libjanus_http.so,libjanus_mqtt.so,libjanus_nanomsg.so,libjanus_pfunix.so,libjanus_rabbitmq.so" }}
+events: {{ broadcast = false }}
+loggers: {{ disable = "libjanus_jsonlog.so" }}
+"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("janus.transport.websockets.jcfg"),
+        format!(
+            "general: {{ json = \"compact\" ws = true ws_port = 8188 ws_ip = \"{ADDR}\" wss = false }}\nadmin: {{ admin_ws = false }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("janus.plugin.videoroom.jcfg"),
+        format!(
+            "general: {{ }}\nroom-{ROOM}: {{ description = \"callcast test\" secret = \"{ROOM_SECRET}\" publishers = 60 bitrate = 512000 fir_freq = 10 audiolevel_event = true audio_active_packets = 50 audio_level_average = 40 }}\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// Where Debian puts Janus's plugins: /usr/lib/<multiarch>/janus.
+fn janus_lib_dir() -> PathBuf {
+    std::fs::read_dir("/usr/lib")
+        .unwrap()
+        .filter_map(|e| Some(e.ok()?.path().join("janus")))
+        .find(|p| p.join("plugins").is_dir())
+        .expect("Janus's plugins are installed (apt package janus)")
+}

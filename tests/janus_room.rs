@@ -1,0 +1,103 @@
+//! `callcast join` in a real Janus VideoRoom: WebRTC publishers come and go
+//! and the recording follows, tile by tile, with continuous audio.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use callcast::media::layout::{Canvas, GridOptions, grid};
+use callcast::synth::tone_hz;
+use common::janus::JanusNet;
+use common::*;
+
+const CANVAS: Canvas = Canvas {
+    width: 1280,
+    height: 720,
+};
+
+/// The participants (palette indices) whose colours fill the `n` grid
+/// cells at `at_s`, sorted: Janus does not list publishers in join order.
+fn participants_at(mp4: &Path, at_s: f64, n: usize) -> Vec<Option<usize>> {
+    let frame = frame_at(mp4, at_s);
+    let mut seen: Vec<_> = grid(n, CANVAS, &GridOptions::default())
+        .into_iter()
+        .map(|tile| palette_index(frame.dominant(tile)))
+        .collect();
+    seen.sort();
+    seen
+}
+
+fn sleep_until(t: Instant) {
+    std::thread::sleep(t.saturating_duration_since(Instant::now()));
+}
+
+#[test]
+fn publishers_come_and_go_and_the_recording_follows() {
+    let net = JanusNet::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("janus.mp4");
+    let alice = net.publishers(0, 1);
+    let _bob = net.publishers(1, 1);
+    let _carol = net.publishers(2, 1);
+
+    let args = net.join_args(&mp4, 14);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let join = Demo::spawn(net.callcast(&args));
+    let started = Instant::now();
+    sleep_until(started + Duration::from_secs(5));
+    let _dave = net.publishers(3, 1);
+    sleep_until(started + Duration::from_secs(8));
+    alice.leave();
+    assert_eq!(
+        join.wait(Duration::from_secs(40)),
+        0,
+        "callcast join exits 0"
+    );
+
+    let pts = video_pts(&mp4);
+    let last = pts.iter().cloned().fold(0.0, f64::max);
+    assert!(last >= 12.0, "recording plays {last} s");
+    let gap = pts.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    assert!(
+        pts.windows(2).all(|w| w[1] > w[0]),
+        "video PTS not monotonic"
+    );
+    assert!(gap <= 0.2, "a {gap} s gap in the video");
+
+    assert_eq!(participants_at(&mp4, 3.0, 3), [Some(0), Some(1), Some(2)]);
+    assert_eq!(
+        participants_at(&mp4, 7.5, 4),
+        [Some(0), Some(1), Some(2), Some(3)],
+        "Dave joined at 5 s"
+    );
+    assert_eq!(
+        participants_at(&mp4, -0.3, 3),
+        [Some(1), Some(2), Some(3)],
+        "Alice left at 8 s"
+    );
+
+    // Audio throughout, and at the end the three remaining tones but not
+    // Alice's.
+    let samples = audio_samples(&mp4);
+    let rate = 48_000usize;
+    for (i, w) in samples[rate..samples.len() - rate / 2]
+        .chunks(rate / 4)
+        .enumerate()
+    {
+        let level = rms(w);
+        assert!(
+            level > 0.01,
+            "silence at {:.2} s (RMS {level})",
+            1.0 + i as f64 / 4.0
+        );
+    }
+    let end = &samples[samples.len() - 3 * rate..samples.len() - rate / 2];
+    let power = |i: usize| tone_power(end, rate as f64, tone_hz(i));
+    for i in 1..4 {
+        assert!(
+            power(i) > 100.0 * power(0),
+            "tone {i} vs Alice's at the end"
+        );
+    }
+}
