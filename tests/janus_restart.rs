@@ -1,0 +1,69 @@
+//! Janus dies mid-session and comes back: the recording runs on without a
+//! gap, and callcast rejoins and shows the room again.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use callcast::media::layout::{Canvas, GridOptions, grid};
+use common::janus::JanusNet;
+use common::*;
+
+fn participants_at(mp4: &Path, at_s: f64, n: usize) -> Vec<Option<usize>> {
+    let canvas = Canvas {
+        width: 1280,
+        height: 720,
+    };
+    let frame = frame_at(mp4, at_s);
+    let mut seen: Vec<_> = grid(n, canvas, &GridOptions::default())
+        .into_iter()
+        .map(|tile| palette_index(frame.dominant(tile)))
+        .collect();
+    seen.sort();
+    seen
+}
+
+#[test]
+fn a_janus_restart_leaves_no_gap_and_the_tiles_come_back() {
+    let mut net = JanusNet::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("restart.mp4");
+    let before = net.publishers(0, 2);
+
+    let args = net.join_args(&mp4, 16);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let join = Demo::spawn(net.callcast(&args));
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(4));
+
+    net.kill_janus();
+    drop(before);
+    net.start_janus();
+    // Other people in the room after the restart.
+    let _after = net.publishers(2, 2);
+    let back_by = started.elapsed().as_secs_f64();
+
+    assert_eq!(
+        join.wait(Duration::from_secs(40)),
+        0,
+        "callcast join exits 0"
+    );
+    let pts = video_pts(&mp4);
+    let last = pts.iter().cloned().fold(0.0, f64::max);
+    assert!(last >= 14.0, "recording plays {last} s");
+    assert!(
+        pts.windows(2).all(|w| w[1] > w[0]),
+        "video PTS not monotonic"
+    );
+    let gap = pts.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    assert!(gap <= 0.2, "a {gap} s gap in the video across the restart");
+
+    assert_eq!(participants_at(&mp4, 2.5, 2), [Some(0), Some(1)]);
+    assert!(back_by < 12.0, "publishers were back only at {back_by} s");
+    assert_eq!(
+        participants_at(&mp4, -0.3, 2),
+        [Some(2), Some(3)],
+        "after the rejoin the new room shows"
+    );
+}
