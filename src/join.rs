@@ -7,74 +7,34 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use callcast_signalling::RoomAdapter;
-use callcast_signalling::callcast::CallcastAdapter;
-use callcast_signalling::janus::JanusAdapter;
-use callcast_signalling::janus::protocol::JanusId;
 
 use crate::api::HttpServer;
 use crate::config::{IceConfig, IngestConfig};
 use crate::media::outputs::OutputSpec;
-use crate::session::{RoomInfo, Session, SessionConfig, Sessions};
-
-/// Which SFU protocol to speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdapterKind {
-    Janus,
-    Callcast,
-}
+use crate::room::RoomSpec;
+use crate::session::{Session, SessionConfig, Sessions};
 
 #[derive(Debug, Clone)]
 pub struct JoinOptions {
-    pub adapter: AdapterKind,
-    pub url: String,
-    pub room: String,
-    pub pin: Option<String>,
-    pub token: Option<String>,
-    pub display: String,
+    pub room: RoomSpec,
     pub record: PathBuf,
     pub duration: Option<Duration>,
     pub http: SocketAddr,
     pub ice: IceConfig,
 }
 
-/// A Janus room id: a number unless the room uses string ids.
-pub fn janus_room(room: &str) -> JanusId {
-    room.parse()
-        .map(JanusId::Num)
-        .unwrap_or_else(|_| JanusId::Str(room.to_string()))
-}
-
-pub fn adapter(opts: &JoinOptions) -> Box<dyn RoomAdapter> {
-    match opts.adapter {
-        AdapterKind::Janus => Box::new(JanusAdapter {
-            url: opts.url.clone(),
-            room: janus_room(&opts.room),
-            pin: opts.pin.clone(),
-            token: opts.token.clone(),
-            display: opts.display.clone(),
-        }),
-        AdapterKind::Callcast => Box::new(CallcastAdapter {
-            url: opts.url.clone(),
-            room: opts.room.clone(),
-            display: opts.display.clone(),
-        }),
-    }
-}
-
 /// Records the room until `duration` or `shutdown`; fails if the room
 /// refuses us or the recording cannot be finished.
 pub async fn run(opts: JoinOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     crate::media::init()?;
+    if let Err((field, message)) = opts.room.validate() {
+        bail!("--{field}: {message}");
+    }
     let record = crate::demo::absolute(&opts.record)?;
     let sessions = Sessions::default();
     let http = HttpServer::bind(opts.http, sessions.clone())
         .await
         .with_context(|| format!("listening on {}", opts.http))?;
-    let kind = match opts.adapter {
-        AdapterKind::Janus => "janus",
-        AdapterKind::Callcast => "callcast",
-    };
     let cfg = SessionConfig {
         ingest: IngestConfig {
             ice: opts.ice.clone(),
@@ -87,12 +47,8 @@ pub async fn run(opts: JoinOptions, shutdown: impl Future<Output = ()>) -> anyho
     };
     let session = Session::start(
         Sessions::new_id(),
-        RoomInfo {
-            adapter: kind.into(),
-            url: opts.url.clone(),
-            room: opts.room.clone(),
-        },
-        adapter(&opts),
+        opts.room.info(),
+        opts.room.adapter(),
         cfg,
     )
     .await

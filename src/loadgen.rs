@@ -6,10 +6,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context;
+use callcast_signalling::janus::protocol::JanusId;
 use callcast_signalling::janus::videoroom::JoinParams;
 
 use crate::config::IceConfig;
-use crate::join::janus_room;
+use crate::room::RoomName;
 use crate::synth::{JanusParticipant, SynthSpec};
 
 #[derive(Debug, Clone)]
@@ -28,7 +29,10 @@ pub struct LoadgenOptions {
 pub async fn run(opts: LoadgenOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     crate::media::init()?;
     let params = JoinParams {
-        room: janus_room(&opts.room),
+        room: match RoomName::from(opts.room.as_str()) {
+            RoomName::Num(n) => JanusId::Num(n),
+            RoomName::Str(s) => JanusId::Str(s),
+        },
         display: String::new(),
         pin: opts.pin.clone(),
     };

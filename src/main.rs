@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use callcast::config::IceConfig;
+use callcast::room::{AdapterKind, RoomName, RoomSpec};
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
@@ -52,6 +53,16 @@ enum Command {
         /// Seconds until a new participant joins; 0 never.
         #[arg(long, default_value_t = 15.0)]
         join_after: f64,
+    },
+    /// Serve the HTTP API: sessions are started and stopped over it.
+    Serve {
+        /// Address of the HTTP API.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        /// Gather ICE candidates only on these local addresses (repeat the
+        /// option for several; default: every interface).
+        #[arg(long = "ice-address")]
+        ice_addresses: Vec<String>,
     },
     /// Join a room as a hidden bot and record it.
     Join {
@@ -160,15 +171,17 @@ fn main() -> ExitCode {
             } => {
                 let record = record.unwrap_or_else(|| default_recording(&safe_name(&room)));
                 let opts = callcast::join::JoinOptions {
-                    adapter: match adapter {
-                        Adapter::Janus => callcast::join::AdapterKind::Janus,
-                        Adapter::Callcast => callcast::join::AdapterKind::Callcast,
+                    room: RoomSpec {
+                        adapter: match adapter {
+                            Adapter::Janus => AdapterKind::Janus,
+                            Adapter::Callcast => AdapterKind::Callcast,
+                        },
+                        url,
+                        room: RoomName::from(room.as_str()),
+                        pin,
+                        token,
+                        display,
                     },
-                    url,
-                    room,
-                    pin,
-                    token,
-                    display,
                     record,
                     duration: seconds(duration),
                     http,
@@ -177,6 +190,18 @@ fn main() -> ExitCode {
                     },
                 };
                 callcast::join::run(opts, shutdown_signal()).await
+            }
+            Command::Serve {
+                http,
+                ice_addresses,
+            } => {
+                let opts = callcast::serve::ServeOptions {
+                    http,
+                    ice: IceConfig {
+                        local_addresses: ice_addresses,
+                    },
+                };
+                callcast::serve::run(opts, shutdown_signal()).await
             }
             Command::Loadgen {
                 janus,

@@ -14,6 +14,17 @@ pub enum ApiError {
     RouteNotFound,
     #[error("this method is not allowed here")]
     MethodNotAllowed,
+    /// The body is not JSON, or not of the request's shape.
+    #[error("{message}")]
+    InvalidBody {
+        field: Option<String>,
+        message: String,
+    },
+    /// Well-formed, but a value is not acceptable.
+    #[error("{field}: {message}")]
+    InvalidField { field: String, message: String },
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 #[derive(Serialize)]
@@ -26,14 +37,24 @@ struct Detail<'a> {
     code: &'a str,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    field: Option<String>,
 }
 
 impl ApiError {
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::InvalidField {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             ApiError::SessionNotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::InvalidBody { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -42,12 +63,17 @@ impl ApiError {
             ApiError::SessionNotFound(_) => "session_not_found",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::InvalidBody { .. } => "invalid_body",
+            ApiError::InvalidField { .. } => "invalid_field",
+            ApiError::Internal(_) => "internal",
         }
     }
 
-    fn field(&self) -> Option<&'static str> {
+    fn field_name(&self) -> Option<String> {
         match self {
-            ApiError::SessionNotFound(_) => Some("id"),
+            ApiError::SessionNotFound(_) => Some("id".into()),
+            ApiError::InvalidBody { field, .. } => field.clone(),
+            ApiError::InvalidField { field, .. } => Some(field.clone()),
             _ => None,
         }
     }
@@ -59,9 +85,50 @@ impl IntoResponse for ApiError {
             error: Detail {
                 code: self.code(),
                 message: self.to_string(),
-                field: self.field(),
+                field: self.field_name(),
             },
         };
         (self.status(), Json(body)).into_response()
+    }
+}
+
+/// Parses a JSON body into `T`, naming the field at fault.
+pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::InvalidBody {
+            field: (path != ".").then_some(path),
+            message: e.inner().to_string(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Req {
+        room: Inner,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        url: String,
+    }
+
+    #[test]
+    fn body_errors_name_the_field() {
+        let err = parse_body::<Req>(br#"{"room": {"url": 5}}"#).unwrap_err();
+        assert_eq!(err.field_name().as_deref(), Some("room.url"));
+        let err = parse_body::<Req>(br#"{"room": {"url": "x", "pin": 1}}"#).unwrap_err();
+        assert!(err.to_string().contains("pin"), "{err}");
+        let err = parse_body::<Req>(b"{").unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
     }
 }

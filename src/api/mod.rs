@@ -13,17 +13,38 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use error::ApiError;
+pub use sessions::stop_all;
 
+use crate::config::IngestConfig;
 use crate::session::Sessions;
 
-pub fn router(sessions: Sessions) -> Router {
+/// What the handlers share: the sessions, and the defaults new sessions get.
+#[derive(Clone, Default)]
+pub struct ApiState {
+    pub sessions: Sessions,
+    pub ingest: IngestConfig,
+}
+
+impl From<Sessions> for ApiState {
+    fn from(sessions: Sessions) -> Self {
+        ApiState {
+            sessions,
+            ..ApiState::default()
+        }
+    }
+}
+
+pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/v1/sessions", get(sessions::list))
-        .route("/v1/sessions/{id}", get(sessions::get))
+        .route("/v1/sessions", get(sessions::list).post(sessions::create))
+        .route(
+            "/v1/sessions/{id}",
+            get(sessions::get).delete(sessions::delete),
+        )
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .with_state(sessions)
+        .with_state(state)
 }
 
 async fn healthz() -> axum::Json<serde_json::Value> {
@@ -39,12 +60,13 @@ pub struct HttpServer {
 
 impl HttpServer {
     /// Binds `addr` (port 0 picks one) and serves the API.
-    pub async fn bind(addr: SocketAddr, sessions: Sessions) -> std::io::Result<Self> {
+    pub async fn bind(addr: SocketAddr, state: impl Into<ApiState>) -> std::io::Result<Self> {
+        let state = state.into();
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (shutdown, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            axum::serve(listener, router(sessions))
+            axum::serve(listener, router(state))
                 .with_graceful_shutdown(async {
                     let _ = rx.await;
                 })

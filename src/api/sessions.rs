@@ -1,27 +1,134 @@
-//! `/v1/sessions`: what runs, and what each session is doing.
+//! `/v1/sessions`: start, inspect and stop sessions.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
-use serde::Serialize;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
-use crate::session::{SessionInfo, SessionSummary, Sessions};
+use super::ApiState;
+use super::error::{ApiError, parse_body};
+use crate::media::layout::LayoutConfig;
+use crate::media::outputs::OutputSpec;
+use crate::room::RoomSpec;
+use crate::session::{Session, SessionConfig, SessionError, SessionInfo, SessionSummary, Sessions};
 
 #[derive(Serialize)]
 pub struct SessionList {
     pub sessions: Vec<SessionSummary>,
 }
 
-pub async fn list(State(sessions): State<Sessions>) -> Json<SessionList> {
+/// `POST /v1/sessions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    pub room: RoomSpec,
+    #[serde(default)]
+    pub layout: LayoutConfig,
+    #[serde(default)]
+    pub outputs: Vec<OutputSpec>,
+}
+
+/// Most outputs one session takes.
+const MAX_OUTPUTS: usize = 16;
+
+impl CreateSession {
+    fn validate(&self) -> Result<(), ApiError> {
+        self.room
+            .validate()
+            .map_err(|(f, m)| ApiError::field(format!("room.{f}"), m))?;
+        self.layout
+            .validate()
+            .map_err(|(f, m)| ApiError::field(format!("layout.{f}"), m))?;
+        if self.outputs.len() > MAX_OUTPUTS {
+            return Err(ApiError::field(
+                "outputs",
+                format!("at most {MAX_OUTPUTS} outputs"),
+            ));
+        }
+        for (i, o) in self.outputs.iter().enumerate() {
+            o.validate()
+                .map_err(|(f, m)| ApiError::field(format!("outputs[{i}].{f}"), m))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Serialize)]
+pub struct Stopped {
+    pub id: String,
+    /// Outputs that could not write their end in time.
+    pub unfinished_outputs: Vec<String>,
+}
+
+pub async fn list(State(state): State<ApiState>) -> Json<SessionList> {
     Json(SessionList {
-        sessions: sessions.list().iter().map(|s| s.summary()).collect(),
+        sessions: state.sessions.list().iter().map(|s| s.summary()).collect(),
     })
 }
 
 pub async fn get(
-    State(sessions): State<Sessions>,
+    State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<SessionInfo>, ApiError> {
-    let session = sessions.get(&id).ok_or(ApiError::SessionNotFound(id))?;
+    let session = state
+        .sessions
+        .get(&id)
+        .ok_or(ApiError::SessionNotFound(id))?;
     Ok(Json(session.info()))
+}
+
+pub async fn create(
+    State(state): State<ApiState>,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let req: CreateSession = parse_body(&body)?;
+    req.validate()?;
+    let id = Sessions::new_id();
+    let cfg = SessionConfig {
+        ingest: state.ingest.clone(),
+        layout: req.layout,
+        outputs: req.outputs,
+        ..SessionConfig::default()
+    };
+    let session = Session::start(id.clone(), req.room.info(), req.room.adapter(), cfg)
+        .await
+        .map_err(|e| match e {
+            SessionError::Output { index, error, .. } => {
+                ApiError::field(format!("outputs[{index}]"), error.to_string())
+            }
+            SessionError::Media(e) => ApiError::Internal(e.to_string()),
+        })?;
+    state.sessions.insert(session.clone());
+    tracing::info!(session = %id, "session created over the API");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/v1/sessions/{id}"))],
+        Json(session.info()),
+    ))
+}
+
+/// Ends a session: it leaves the room and finalizes its outputs first.
+pub async fn delete(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Stopped>, ApiError> {
+    let session = state
+        .sessions
+        .remove(&id)
+        .ok_or(ApiError::SessionNotFound(id.clone()))?;
+    let report = session.stop().await;
+    Ok(Json(Stopped {
+        id,
+        unfinished_outputs: report.unfinished_outputs,
+    }))
+}
+
+/// Stops every session (server shutdown).
+pub async fn stop_all(sessions: &Sessions) {
+    for s in sessions.list() {
+        sessions.remove(s.id());
+        s.stop().await;
+    }
 }

@@ -53,6 +53,28 @@ pub enum LayoutConfig {
     Grid(GridOptions),
 }
 
+impl LayoutConfig {
+    /// Checks the options; the error names the field (relative to the
+    /// layout object) and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        match self {
+            LayoutConfig::Grid(o) => {
+                if o.gap > 256 {
+                    return Err(("gap", "at most 256 pixels".into()));
+                }
+                if o.padding > 256 {
+                    return Err(("padding", "at most 256 pixels".into()));
+                }
+                let (w, h) = o.tile_aspect;
+                if !(1..=64).contains(&w) || !(1..=64).contains(&h) {
+                    return Err(("tile_aspect", "each side from 1 to 64".into()));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 impl Default for LayoutConfig {
     fn default() -> Self {
         LayoutConfig::Grid(GridOptions::default())

@@ -34,6 +34,16 @@ impl OutputSpec {
         }
     }
 
+    /// Checks what can be checked before building; the error names the
+    /// field (relative to the output object) and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        match self {
+            OutputSpec::Record { location } => record::check_location(location)
+                .map(|_| ())
+                .map_err(|e| ("location", e.to_string())),
+        }
+    }
+
     /// Builds the output's bin, named `name`. Blocks (it may create files).
     pub fn build(&self, name: &str) -> Result<Box<dyn OutputBin>, MediaError> {
         match self {

@@ -14,6 +14,19 @@ use crate::media::{MediaError, link_chain, make};
 /// The longest a fragment runs (it is cut at the next key frame after).
 const FRAGMENT: gst::ClockTime = gst::ClockTime::from_seconds(1);
 
+/// The file a `file:///absolute/path.mp4` location names.
+pub fn check_location(location: &str) -> Result<&Path, MediaError> {
+    location
+        .strip_prefix("file://")
+        .map(Path::new)
+        .filter(|p| p.is_absolute() && p.file_name().is_some())
+        .ok_or_else(|| {
+            MediaError::Output(format!(
+                "{location:?} is not a file:///absolute/path.mp4 location"
+            ))
+        })
+}
+
 pub struct RecordOutput {
     bin: gst::Bin,
     path: PathBuf,
@@ -22,16 +35,7 @@ pub struct RecordOutput {
 impl RecordOutput {
     /// Records to a `file:///absolute/path.mp4` location.
     pub fn to_location(name: &str, location: &str) -> Result<Self, MediaError> {
-        let path = location
-            .strip_prefix("file://")
-            .map(Path::new)
-            .filter(|p| p.is_absolute())
-            .ok_or_else(|| {
-                MediaError::Output(format!(
-                    "location {location:?}: expected file:///absolute/path.mp4"
-                ))
-            })?;
-        Self::to_file(name, path)
+        Self::to_file(name, check_location(location)?)
     }
 
     /// Records to `path`, creating its directory. Fails at once if the file

@@ -1,0 +1,207 @@
+//! `callcast serve`: sessions started and stopped over HTTP, several in one
+//! process, bad requests refused with the field named, secrets never shown.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use callcast::config::IceConfig;
+use callcast::synth::{SynthSpec, SyntheticParticipant};
+use callcast_signalling::room::RoomServer;
+use common::*;
+use serde_json::{Value, json};
+
+struct Serve {
+    child: Child,
+    url: String,
+}
+
+impl Serve {
+    fn start() -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_callcast"))
+            .args([
+                "serve",
+                "--http",
+                "127.0.0.1:0",
+                "--ice-address",
+                "127.0.0.1",
+            ])
+            .env("CALLCAST_LOG", "info")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next().expect("serve prints its banner").unwrap();
+            if let Some(url) = line.trim().strip_prefix("http") {
+                break url.trim().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        Serve { child, url }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_created_and_stopped_over_http() {
+    callcast::media::init().unwrap();
+    let serve = Serve::start();
+    let http = reqwest::Client::new();
+    let room = RoomServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let alice =
+        SyntheticParticipant::join(&room.url(), "a", SynthSpec::demo(0), IceConfig::loopback())
+            .await
+            .unwrap();
+    let bob =
+        SyntheticParticipant::join(&room.url(), "b", SynthSpec::demo(1), IceConfig::loopback())
+            .await
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sessions = format!("{}/v1/sessions", serve.url);
+
+    // Bad requests: 4xx with the field named, and nothing started.
+    let post = |body: String| {
+        http.post(&sessions)
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let cases = [
+        ("{", 400, None),
+        (
+            r#"{"room": {"adapter": "zoom", "url": "ws://x", "room": 1}}"#,
+            400,
+            Some("room.adapter"),
+        ),
+        (
+            r#"{"room": {"adapter": "janus", "url": "ws://x", "room": 1, "colour": 1}}"#,
+            400,
+            Some("room.colour"),
+        ),
+        (
+            r#"{"room": {"adapter": "janus", "url": "http://x", "room": 1}}"#,
+            422,
+            Some("room.url"),
+        ),
+        (
+            r#"{"room": {"adapter": "janus", "url": "ws://x", "room": 1}, "layout": {"kind": "grid", "tile_aspect": [0, 9]}}"#,
+            422,
+            Some("layout.tile_aspect"),
+        ),
+        (
+            r#"{"room": {"adapter": "janus", "url": "ws://x", "room": 1}, "outputs": [{"kind": "record", "location": "rel.mp4"}]}"#,
+            422,
+            Some("outputs[0].location"),
+        ),
+    ];
+    for (body, status, field) in cases {
+        let (got, err) = send(post(body.into())).await;
+        assert_eq!(got, status, "{body}: {err}");
+        assert!(err["error"]["code"].is_string(), "{err}");
+        if let Some(field) = field {
+            assert_eq!(err["error"]["field"], field, "{body}: {err}");
+        }
+    }
+    let (_, list) = send(http.get(&sessions)).await;
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 0);
+
+    // Two sessions in one process, one per room.
+    let mut created = Vec::new();
+    for (room_name, who) in [("a", 0usize), ("b", 1)] {
+        let mp4 = dir.path().join(format!("{room_name}.mp4"));
+        let body = json!({
+            "room": {"adapter": "callcast", "url": room.url(), "room": room_name, "pin": "s3cret-pin"},
+            "layout": {"kind": "grid"},
+            "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}]
+        });
+        let resp = http.post(&sessions).json(&body).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 201);
+        let location = resp.headers()["location"].to_str().unwrap().to_string();
+        let info: Value = resp.json().await.unwrap();
+        assert_eq!(
+            location,
+            format!("/v1/sessions/{}", info["id"].as_str().unwrap())
+        );
+        created.push((format!("{}{location}", serve.url), mp4, who));
+    }
+    let (_, list) = send(http.get(&sessions)).await;
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 2);
+
+    // Each records its own room.
+    for (url, _, who) in &created {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (status, info) = send(http.get(url)).await;
+            assert_eq!(status, 200);
+            assert!(
+                !info.to_string().contains("s3cret-pin"),
+                "the PIN shows: {info}"
+            );
+            let roster = info["roster"].as_array().unwrap();
+            let receiving = roster.len() == 1
+                && roster[0]["tracks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|t| t["receiving"] == true)
+                && !roster[0]["tracks"].as_array().unwrap().is_empty();
+            if receiving {
+                assert_eq!(roster[0]["display"], SynthSpec::demo(*who).name);
+                break;
+            }
+            assert!(Instant::now() < deadline, "not receiving: {info}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    for (url, mp4, who) in &created {
+        let (status, stopped) = send(http.delete(url)).await;
+        assert_eq!(status, 200, "{stopped}");
+        assert_eq!(stopped["unfinished_outputs"], json!([]));
+        let (status, _) = send(http.get(url)).await;
+        assert_eq!(status, 404);
+        // The recording is finished and shows its participant full frame.
+        let mp4 = mp4.clone();
+        let who = *who;
+        tokio::task::spawn_blocking(move || {
+            let mut kinds = streams(&mp4);
+            kinds.sort();
+            assert_eq!(kinds.len(), 2, "{kinds:?}");
+            let frame = frame_at(&mp4, -0.3);
+            let canvas = callcast::media::layout::Canvas {
+                width: 1280,
+                height: 720,
+            };
+            let tile = callcast::media::layout::grid(1, canvas, &Default::default())[0];
+            assert_eq!(palette_index(frame.dominant(tile)), Some(who));
+        })
+        .await
+        .unwrap();
+    }
+    let (status, err) = send(http.delete(&created[0].0)).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (404, Some("session_not_found"))
+    );
+
+    alice.leave().await;
+    bob.leave().await;
+    room.shutdown().await;
+}
