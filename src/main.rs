@@ -118,9 +118,40 @@ enum Command {
         /// Leave after this many seconds (default: until Ctrl-C or SIGTERM).
         #[arg(long)]
         duration: Option<f64>,
+        /// Gather ICE on these addresses (webrtc), or bind Janus's RTP port
+        /// on the first (rtp).
         #[arg(long = "ice-address")]
         ice_addresses: Vec<String>,
+        /// webrtc: real WebRTC publishers; rtp: Janus remote publishers fed
+        /// with plain RTP (cheap; needs the room secret).
+        #[arg(long, value_enum, default_value_t = LoadgenMode::Webrtc)]
+        mode: LoadgenMode,
+        /// The room secret (for --mode rtp).
+        #[arg(long, env = "CALLCAST_ROOM_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        /// Picture size, WIDTHxHEIGHT (default 640x360).
+        #[arg(long, value_parser = parse_size)]
+        size: Option<(u32, u32)>,
+        /// Frames per second (default 20).
+        #[arg(long)]
+        fps: Option<u32>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LoadgenMode {
+    Webrtc,
+    Rtp,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once('x').ok_or("expected WIDTHxHEIGHT")?;
+    let w: u32 = w.parse().map_err(|_| "bad width")?;
+    let h: u32 = h.parse().map_err(|_| "bad height")?;
+    if !(16..=3840).contains(&w) || !(16..=2160).contains(&h) {
+        return Err("size out of range (16x16 to 3840x2160)".into());
+    }
+    Ok((w & !1, h & !1))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -212,8 +243,19 @@ fn main() -> ExitCode {
                 first,
                 duration,
                 ice_addresses,
+                mode,
+                secret,
+                size,
+                fps,
             } => {
                 let opts = callcast::loadgen::LoadgenOptions {
+                    mode: match mode {
+                        LoadgenMode::Webrtc => callcast::loadgen::Mode::Webrtc,
+                        LoadgenMode::Rtp => callcast::loadgen::Mode::Rtp,
+                    },
+                    secret,
+                    size,
+                    fps,
                     janus,
                     room,
                     pin,

@@ -4,6 +4,7 @@
 mod janus;
 mod participant;
 pub mod publisher;
+pub mod rtp;
 
 pub use janus::JanusParticipant;
 pub use participant::SyntheticParticipant;

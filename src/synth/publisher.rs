@@ -63,96 +63,16 @@ impl Publisher {
             .name(format!("synth-{}", spec.name))
             .build();
 
-        let (r, g, b) = spec.colour;
-        let video_src = gst::ElementFactory::make("videotestsrc")
-            .property("is-live", true)
-            .property_from_str("pattern", "ball")
-            .property_from_str("motion", "sweep")
-            .property(
-                "background-color",
-                0xff00_0000u32 | (r as u32) << 16 | (g as u32) << 8 | b as u32,
-            )
-            .property("foreground-color", 0xffff_ffffu32)
-            .build()
-            .map_err(|_| MediaError::MissingElement("videotestsrc"))?;
-        let video_caps = capsfilter(
-            None,
-            &gst::Caps::builder("video/x-raw")
-                .field("width", spec.width as i32)
-                .field("height", spec.height as i32)
-                .field("framerate", gst::Fraction::new(spec.fps as i32, 1))
-                .build(),
-        )?;
-        let label = gst::ElementFactory::make("textoverlay")
-            .property("text", &spec.name)
-            .property(
-                "font-desc",
-                format!("Sans Bold {}", (spec.height / 9).max(8)),
-            )
-            .property_from_str("valignment", "center")
-            .property_from_str("halignment", "center")
-            .build()
-            .map_err(|_| MediaError::MissingElement("textoverlay"))?;
-        let convert = make("videoconvert", None)?;
-        let vp8 = gst::ElementFactory::make("vp8enc")
-            .property("deadline", 1i64)
-            .property("cpu-used", 8i32)
-            .property("target-bitrate", 600_000i32)
-            .property("keyframe-max-dist", (spec.fps * 2) as i32)
-            .property("threads", 1i32)
-            .property_from_str("end-usage", "cbr")
-            .property_from_str("error-resilient", "default")
-            .build()
-            .map_err(|_| MediaError::MissingElement("vp8enc"))?;
         let (video_ssrc, audio_ssrc) = {
             let r = crate::ids::random_u64();
             (r as u32, (r >> 32) as u32)
         };
-        let vpay = gst::ElementFactory::make("rtpvp8pay")
-            .property("pt", VIDEO_PT as u32)
-            .property("ssrc", video_ssrc)
-            .property_from_str("picture-id-mode", "15-bit")
-            .build()
-            .map_err(|_| MediaError::MissingElement("rtpvp8pay"))?;
-        let vcaps = rtp_caps("video", "VP8", 90_000, VIDEO_PT, video_ssrc);
-        let vpay_caps = capsfilter(None, &vcaps)?;
-        let vtee = tee()?;
-
-        let audio_src = gst::ElementFactory::make("audiotestsrc")
-            .property("is-live", true)
-            .property_from_str("wave", "sine")
-            .property("freq", spec.pitch_hz)
-            .property("volume", 0.3f64)
-            .build()
-            .map_err(|_| MediaError::MissingElement("audiotestsrc"))?;
-        let aconvert = make("audioconvert", None)?;
-        let aresample = make("audioresample", None)?;
-        let opus = gst::ElementFactory::make("opusenc")
-            .property("bitrate", 48_000i32)
-            .build()
-            .map_err(|_| MediaError::MissingElement("opusenc"))?;
-        let apay = gst::ElementFactory::make("rtpopuspay")
-            .property("pt", AUDIO_PT as u32)
-            .property("ssrc", audio_ssrc)
-            .build()
-            .map_err(|_| MediaError::MissingElement("rtpopuspay"))?;
-        let acaps = rtp_caps("audio", "OPUS", 48_000, AUDIO_PT, audio_ssrc);
-        let apay_caps = capsfilter(None, &acaps)?;
-        let atee = tee()?;
-
-        let video = [
-            &video_src,
-            &video_caps,
-            &label,
-            &convert,
-            &vp8,
-            &vpay,
-            &vpay_caps,
-            &vtee,
-        ];
-        let audio = [
-            &audio_src, &aconvert, &aresample, &opus, &apay, &apay_caps, &atee,
-        ];
+        let chains = EncodedChains::new(spec, video_ssrc, audio_ssrc)?;
+        let (vtee, atee) = (tee()?, tee()?);
+        let mut video: Vec<&gst::Element> = chains.video.iter().collect();
+        video.push(&vtee);
+        let mut audio: Vec<&gst::Element> = chains.audio.iter().collect();
+        audio.push(&atee);
         pipeline
             .add_many(video.iter().chain(audio.iter()).copied())
             .map_err(|_| MediaError::Link("publisher elements".into()))?;
@@ -163,7 +83,7 @@ impl Publisher {
             .map_err(|_| MediaError::State("publisher would not start".into()))?;
         Ok(Publisher {
             pipeline,
-            tees: [(vtee, vcaps), (atee, acaps)],
+            tees: [(vtee, chains.video_caps), (atee, chains.audio_caps)],
             ice: ice.clone(),
             branches: Mutex::new(HashMap::new()),
         })
@@ -341,4 +261,96 @@ fn tee() -> Result<gst::Element, MediaError> {
     let tee = make("tee", None)?;
     tee.set_property("allow-not-linked", true);
     Ok(tee)
+}
+
+/// A participant's picture and sound, encoded and payloaded: VP8 and Opus
+/// RTP with fixed SSRCs, ready for a tee or a socket.
+pub struct EncodedChains {
+    /// Source to RTP capsfilter, in link order.
+    pub video: Vec<gst::Element>,
+    pub audio: Vec<gst::Element>,
+    pub video_caps: gst::Caps,
+    pub audio_caps: gst::Caps,
+}
+
+impl EncodedChains {
+    pub fn new(spec: &SynthSpec, video_ssrc: u32, audio_ssrc: u32) -> Result<Self, MediaError> {
+        let (r, g, b) = spec.colour;
+        let video_src = gst::ElementFactory::make("videotestsrc")
+            .property("is-live", true)
+            .property_from_str("pattern", "ball")
+            .property_from_str("motion", "sweep")
+            .property(
+                "background-color",
+                0xff00_0000u32 | (r as u32) << 16 | (g as u32) << 8 | b as u32,
+            )
+            .property("foreground-color", 0xffff_ffffu32)
+            .build()
+            .map_err(|_| MediaError::MissingElement("videotestsrc"))?;
+        let video_caps = capsfilter(
+            None,
+            &gst::Caps::builder("video/x-raw")
+                .field("width", spec.width as i32)
+                .field("height", spec.height as i32)
+                .field("framerate", gst::Fraction::new(spec.fps as i32, 1))
+                .build(),
+        )?;
+        let label = gst::ElementFactory::make("textoverlay")
+            .property("text", &spec.name)
+            .property(
+                "font-desc",
+                format!("Sans Bold {}", (spec.height / 9).max(8)),
+            )
+            .property_from_str("valignment", "center")
+            .property_from_str("halignment", "center")
+            .build()
+            .map_err(|_| MediaError::MissingElement("textoverlay"))?;
+        let convert = make("videoconvert", None)?;
+        let vp8 = gst::ElementFactory::make("vp8enc")
+            .property("deadline", 1i64)
+            .property("cpu-used", 8i32)
+            .property("target-bitrate", 600_000i32)
+            .property("keyframe-max-dist", (spec.fps * 2) as i32)
+            .property("threads", 1i32)
+            .property_from_str("end-usage", "cbr")
+            .property_from_str("error-resilient", "default")
+            .build()
+            .map_err(|_| MediaError::MissingElement("vp8enc"))?;
+        let vpay = gst::ElementFactory::make("rtpvp8pay")
+            .property("pt", VIDEO_PT as u32)
+            .property("ssrc", video_ssrc)
+            .property_from_str("picture-id-mode", "15-bit")
+            .build()
+            .map_err(|_| MediaError::MissingElement("rtpvp8pay"))?;
+        let vcaps = rtp_caps("video", "VP8", 90_000, VIDEO_PT, video_ssrc);
+        let vpay_caps = capsfilter(None, &vcaps)?;
+
+        let audio_src = gst::ElementFactory::make("audiotestsrc")
+            .property("is-live", true)
+            .property_from_str("wave", "sine")
+            .property("freq", spec.pitch_hz)
+            .property("volume", 0.3f64)
+            .build()
+            .map_err(|_| MediaError::MissingElement("audiotestsrc"))?;
+        let aconvert = make("audioconvert", None)?;
+        let aresample = make("audioresample", None)?;
+        let opus = gst::ElementFactory::make("opusenc")
+            .property("bitrate", 48_000i32)
+            .build()
+            .map_err(|_| MediaError::MissingElement("opusenc"))?;
+        let apay = gst::ElementFactory::make("rtpopuspay")
+            .property("pt", AUDIO_PT as u32)
+            .property("ssrc", audio_ssrc)
+            .build()
+            .map_err(|_| MediaError::MissingElement("rtpopuspay"))?;
+        let acaps = rtp_caps("audio", "OPUS", 48_000, AUDIO_PT, audio_ssrc);
+        let apay_caps = capsfilter(None, &acaps)?;
+
+        Ok(EncodedChains {
+            video: vec![video_src, video_caps, label, convert, vp8, vpay, vpay_caps],
+            audio: vec![audio_src, aconvert, aresample, opus, apay, apay_caps],
+            video_caps: vcaps,
+            audio_caps: acaps,
+        })
+    }
 }

@@ -166,22 +166,47 @@ impl JanusNet {
     }
 
     /// Publishes `count` synthetic participants starting at `first` (their
-    /// names, colours and tones) and waits until they publish.
+    /// names, colours and tones) over WebRTC and waits until they publish.
     pub fn publishers(&self, first: usize, count: usize) -> Publishers {
+        self.loadgen(&[
+            "--participants",
+            &count.to_string(),
+            "--first",
+            &first.to_string(),
+        ])
+    }
+
+    /// `count` remote publishers fed with plain RTP, small and slow to keep
+    /// the machine free for callcast.
+    pub fn remote_publishers(&self, count: usize) -> Publishers {
+        self.loadgen(&[
+            "--mode",
+            "rtp",
+            "--secret",
+            ROOM_SECRET,
+            "--participants",
+            &count.to_string(),
+            "--size",
+            "320x180",
+            "--fps",
+            "10",
+        ])
+    }
+
+    fn loadgen(&self, extra: &[&str]) -> Publishers {
+        let url = self.url();
+        let mut args = vec![
+            "loadgen",
+            "--janus",
+            &url,
+            "--room",
+            ROOM,
+            "--ice-address",
+            ADDR,
+        ];
+        args.extend(extra);
         let mut child = self
-            .callcast(&[
-                "loadgen",
-                "--janus",
-                &self.url(),
-                "--room",
-                ROOM,
-                "--ice-address",
-                ADDR,
-                "--participants",
-                &count.to_string(),
-                "--first",
-                &first.to_string(),
-            ])
+            .callcast(&args)
             .env("CALLCAST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -1,0 +1,186 @@
+//! Cheap synthetic participants for Janus: "remote publishers" fed with
+//! plain RTP (no ICE, no DTLS), many per process. Janus advertises them
+//! like any other publisher, so they load the subscriber side for real.
+//!
+//! Janus demultiplexes a remote publisher's one RTP port by SSRC: stream
+//! `mindex` arrives with SSRC 1000 + 10 * mindex.
+
+use std::time::Duration;
+
+use callcast_signalling::adapter::AdapterError;
+use callcast_signalling::janus::client::JanusClient;
+use callcast_signalling::janus::protocol::JanusId;
+use gst::prelude::*;
+use serde_json::{Value, json};
+use tokio::task::{JoinHandle, spawn_blocking};
+
+use super::SynthSpec;
+use super::publisher::EncodedChains;
+use crate::media::{MediaError, link_chain, make};
+
+const VIDEO_SSRC: u32 = 1000;
+const AUDIO_SSRC: u32 = 1010;
+
+/// Where and how to add remote publishers.
+#[derive(Debug, Clone)]
+pub struct RemoteRoom {
+    pub url: String,
+    pub token: Option<String>,
+    pub room: JanusId,
+    /// The room secret: adding remote publishers is an admin request.
+    pub secret: Option<String>,
+    /// Janus's address to bind the RTP port on (and ours to send to).
+    pub iface: String,
+}
+
+pub struct RemotePublishers {
+    client: JanusClient,
+    session: u64,
+    handle: u64,
+    room: RemoteRoom,
+    ids: Vec<JanusId>,
+    pipeline: gst::Pipeline,
+    keepalive: JoinHandle<()>,
+}
+
+impl RemotePublishers {
+    /// Adds one remote publisher per spec and starts sending their media.
+    pub async fn start(room: RemoteRoom, specs: Vec<SynthSpec>) -> anyhow::Result<Self> {
+        crate::media::init()?;
+        let (client, _events) = JanusClient::connect(&room.url, room.token.clone()).await?;
+        let session = client.create().await?;
+        let handle = client.attach(session).await?;
+        let ka = client.clone();
+        let keepalive = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(25));
+            loop {
+                tick.tick().await;
+                if ka.keepalive(session).is_err() {
+                    break;
+                }
+            }
+        });
+        let pipeline = gst::Pipeline::builder().name("remote-publishers").build();
+        let mut me = RemotePublishers {
+            client,
+            session,
+            handle,
+            room,
+            ids: Vec::new(),
+            pipeline,
+            keepalive,
+        };
+        for spec in specs {
+            let (id, host, port) = me.add(&spec).await?;
+            tracing::info!(name = %spec.name, %id, %host, port, "remote publisher added");
+            me.ids.push(id);
+            let pipeline = me.pipeline.clone();
+            spawn_blocking(move || send_to(&pipeline, &spec, &host, port)).await??;
+        }
+        let pipeline = me.pipeline.clone();
+        spawn_blocking(move || pipeline.set_state(gst::State::Playing))
+            .await?
+            .map_err(|_| MediaError::State("remote publishers would not start".into()))?;
+        Ok(me)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    async fn add(&self, spec: &SynthSpec) -> Result<(JanusId, String, i32), AdapterError> {
+        let mut body = json!({
+            "request": "add_remote_publisher",
+            "room": self.room.room,
+            "display": spec.name,
+            "iface": self.room.iface,
+            "port": 0,
+            "streams": [
+                {"type": "video", "mindex": 0, "mid": "0", "codec": "vp8"},
+                {"type": "audio", "mindex": 1, "mid": "1", "codec": "opus"},
+            ],
+        });
+        if let Some(secret) = &self.room.secret {
+            body["secret"] = json!(secret);
+        }
+        let reply = self
+            .client
+            .message(self.session, self.handle, body, None)
+            .await?;
+        let d = &reply.data;
+        let id = d
+            .get("id")
+            .and_then(|v| serde_json::from_value::<JanusId>(v.clone()).ok());
+        let host = d.get("ip").and_then(Value::as_str);
+        let port = d.get("port").and_then(Value::as_i64);
+        match (id, host, port) {
+            (Some(id), Some(host), Some(port)) => Ok((id, host.to_string(), port as i32)),
+            _ => Err(AdapterError::Protocol(format!(
+                "add_remote_publisher answered {d}"
+            ))),
+        }
+    }
+
+    /// Removes every remote publisher and stops sending.
+    pub async fn stop(self) {
+        for id in &self.ids {
+            let mut body =
+                json!({"request": "remove_remote_publisher", "room": self.room.room, "id": id});
+            if let Some(secret) = &self.room.secret {
+                body["secret"] = json!(secret);
+            }
+            if let Err(e) = self
+                .client
+                .message(self.session, self.handle, body, None)
+                .await
+            {
+                tracing::warn!(%id, error = %e, "cannot remove a remote publisher");
+            }
+        }
+        self.client.destroy(self.session);
+        self.keepalive.abort();
+        let pipeline = self.pipeline;
+        let _ = spawn_blocking(move || pipeline.set_state(gst::State::Null)).await;
+    }
+}
+
+/// Adds `spec`'s media to `pipeline`, both streams to one UDP port.
+fn send_to(
+    pipeline: &gst::Pipeline,
+    spec: &SynthSpec,
+    host: &str,
+    port: i32,
+) -> Result<(), MediaError> {
+    let chains = EncodedChains::new(spec, VIDEO_SSRC, AUDIO_SSRC)?;
+    let funnel = make("funnel", None)?;
+    let sink = gst::ElementFactory::make("udpsink")
+        .property("host", host)
+        .property("port", port)
+        .property("sync", false)
+        .property("async", false)
+        .build()
+        .map_err(|_| MediaError::MissingElement("udpsink"))?;
+    let all: Vec<&gst::Element> = chains
+        .video
+        .iter()
+        .chain(chains.audio.iter())
+        .chain([&funnel, &sink])
+        .collect();
+    pipeline
+        .add_many(all.iter().copied())
+        .map_err(|_| MediaError::Link("remote publisher elements".into()))?;
+    link_chain(&[&funnel, &sink])?;
+    for chain in [&chains.video, &chains.audio] {
+        let refs: Vec<&gst::Element> = chain.iter().collect();
+        link_chain(&refs)?;
+        refs.last()
+            .expect("chains are not empty")
+            .link(&funnel)
+            .map_err(|_| MediaError::Link("payloader to funnel".into()))?;
+    }
+    Ok(())
+}
