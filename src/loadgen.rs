@@ -31,6 +31,8 @@ pub struct LoadgenOptions {
     /// Picture size and rate, if not the demo's 640x360 at 20 fps.
     pub size: Option<(u32, u32)>,
     pub fps: Option<u32>,
+    /// Send video in three simulcast layers (rtp mode).
+    pub simulcast: bool,
     pub janus: String,
     pub room: String,
     pub pin: Option<String>,
@@ -102,6 +104,7 @@ pub async fn run(opts: LoadgenOptions, shutdown: impl Future<Output = ()>) -> an
                     room: params.room.clone(),
                     secret: opts.secret.clone(),
                     iface,
+                    simulcast: opts.simulcast,
                 },
                 specs,
             )

@@ -135,6 +135,10 @@ enum Command {
         /// Frames per second (default 20).
         #[arg(long)]
         fps: Option<u32>,
+        /// Send video in three simulcast layers, each in the next palette
+        /// colour (rtp mode).
+        #[arg(long)]
+        simulcast: bool,
     },
 }
 
@@ -247,6 +251,7 @@ fn main() -> ExitCode {
                 secret,
                 size,
                 fps,
+                simulcast,
             } => {
                 let opts = callcast::loadgen::LoadgenOptions {
                     mode: match mode {
@@ -256,6 +261,7 @@ fn main() -> ExitCode {
                     secret,
                     size,
                     fps,
+                    simulcast,
                     janus,
                     room,
                     pin,

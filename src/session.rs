@@ -503,6 +503,17 @@ impl EventLoop {
         let keys = self.shared.lock().unwrap().roster.video_tiles();
         let tiles = layout::compute(&self.layout, self.canvas, &keys);
         self.media.ingest.set_tiles(&tiles);
+        // An SFU with simulcast sends the layer that fits each tile.
+        let sizes = tiles
+            .iter()
+            .map(|(k, r)| adapter::VideoSize {
+                participant_id: k.participant_id.clone(),
+                track_id: k.track_id.clone(),
+                width: r.width,
+                height: r.height,
+            })
+            .collect();
+        let _ = self.commands.send(RoomCommand::VideoSizes(sizes));
         self.shared.lock().unwrap().tiles = tiles;
     }
 

@@ -101,8 +101,19 @@ pub enum RoomCommand {
         sdp_m_line_index: u32,
         candidate: String,
     },
+    /// How big each video track is shown, so that an SFU with simulcast
+    /// can send the layer that fits. Replaces the previous list.
+    VideoSizes(Vec<VideoSize>),
     /// Leave the room; `run` returns once it has.
     Leave,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoSize {
+    pub participant_id: String,
+    pub track_id: String,
+    pub width: u32,
+    pub height: u32,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,10 @@
 //! like any other publisher, so they load the subscriber side for real.
 //!
 //! Janus demultiplexes a remote publisher's one RTP port by SSRC: stream
-//! `mindex` arrives with SSRC 1000 + 10 * mindex.
+//! `mindex` arrives with SSRC 1000 + 10 * mindex (+ the simulcast layer).
+//! With simulcast, the three video layers are a quarter, half and full
+//! size, each drawn in the next palette colour so that a viewer can tell
+//! which layer it receives.
 
 use std::time::Duration;
 
@@ -31,6 +34,8 @@ pub struct RemoteRoom {
     pub secret: Option<String>,
     /// Janus's address to bind the RTP port on (and ours to send to).
     pub iface: String,
+    /// Send video in three simulcast layers.
+    pub simulcast: bool,
 }
 
 pub struct RemotePublishers {
@@ -75,7 +80,8 @@ impl RemotePublishers {
             tracing::info!(name = %spec.name, %id, %host, port, "remote publisher added");
             me.ids.push(id);
             let pipeline = me.pipeline.clone();
-            spawn_blocking(move || send_to(&pipeline, &spec, &host, port)).await??;
+            let simulcast = me.room.simulcast;
+            spawn_blocking(move || send_to(&pipeline, &spec, simulcast, &host, port)).await??;
         }
         let pipeline = me.pipeline.clone();
         spawn_blocking(move || pipeline.set_state(gst::State::Playing))
@@ -100,7 +106,7 @@ impl RemotePublishers {
             "iface": self.room.iface,
             "port": 0,
             "streams": [
-                {"type": "video", "mindex": 0, "mid": "0", "codec": "vp8"},
+                {"type": "video", "mindex": 0, "mid": "0", "codec": "vp8", "simulcast": self.room.simulcast},
                 {"type": "audio", "mindex": 1, "mid": "1", "codec": "opus"},
             ],
         });
@@ -148,14 +154,14 @@ impl RemotePublishers {
     }
 }
 
-/// Adds `spec`'s media to `pipeline`, both streams to one UDP port.
+/// Adds `spec`'s media to `pipeline`, every stream to one UDP port.
 fn send_to(
     pipeline: &gst::Pipeline,
     spec: &SynthSpec,
+    simulcast: bool,
     host: &str,
     port: i32,
 ) -> Result<(), MediaError> {
-    let chains = EncodedChains::new(spec, VIDEO_SSRC, AUDIO_SSRC)?;
     let funnel = make("funnel", None)?;
     let sink = gst::ElementFactory::make("udpsink")
         .property("host", host)
@@ -164,23 +170,46 @@ fn send_to(
         .property("async", false)
         .build()
         .map_err(|_| MediaError::MissingElement("udpsink"))?;
-    let all: Vec<&gst::Element> = chains
-        .video
-        .iter()
-        .chain(chains.audio.iter())
-        .chain([&funnel, &sink])
-        .collect();
     pipeline
-        .add_many(all.iter().copied())
-        .map_err(|_| MediaError::Link("remote publisher elements".into()))?;
+        .add_many([&funnel, &sink])
+        .map_err(|_| MediaError::Link("remote publisher sink".into()))?;
     link_chain(&[&funnel, &sink])?;
-    for chain in [&chains.video, &chains.audio] {
-        let refs: Vec<&gst::Element> = chain.iter().collect();
-        link_chain(&refs)?;
-        refs.last()
-            .expect("chains are not empty")
-            .link(&funnel)
-            .map_err(|_| MediaError::Link("payloader to funnel".into()))?;
+
+    let base = super::PALETTE
+        .iter()
+        .position(|c| *c == spec.colour)
+        .unwrap_or(0);
+    let layers: Vec<(SynthSpec, u32)> = if simulcast {
+        (0..3u32)
+            .map(|k| {
+                let mut layer = spec.clone();
+                layer.width = (spec.width >> (2 - k)) & !1;
+                layer.height = (spec.height >> (2 - k)) & !1;
+                layer.colour = super::PALETTE[(base + k as usize) % super::PALETTE.len()];
+                (layer, VIDEO_SSRC + k)
+            })
+            .collect()
+    } else {
+        vec![(spec.clone(), VIDEO_SSRC)]
+    };
+    for (i, (layer, ssrc)) in layers.iter().enumerate() {
+        let chains = EncodedChains::new(layer, *ssrc, AUDIO_SSRC)?;
+        let mut branches = vec![chains.video];
+        // One audio stream, with the first layer.
+        if i == 0 {
+            branches.push(chains.audio);
+        }
+        for chain in branches {
+            let refs: Vec<&gst::Element> = chain.iter().collect();
+            pipeline
+                .add_many(refs.iter().copied())
+                .map_err(|_| MediaError::Link("remote publisher elements".into()))?;
+            link_chain(&refs)?;
+            refs.last()
+                .expect("chains are not empty")
+                .link(&funnel)
+                .map_err(|_| MediaError::Link("payloader to funnel".into()))?;
+        }
     }
     Ok(())
 }

@@ -179,18 +179,27 @@ impl JanusNet {
     /// `count` remote publishers fed with plain RTP, small and slow to keep
     /// the machine free for callcast.
     pub fn remote_publishers(&self, count: usize) -> Publishers {
-        self.loadgen(&[
+        self.rtp_publishers(0, count, &["--size", "320x180"])
+    }
+
+    /// Remote publishers from index `first`, at 10 fps, with `extra`
+    /// loadgen options.
+    pub fn rtp_publishers(&self, first: usize, count: usize, extra: &[&str]) -> Publishers {
+        let (first, count) = (first.to_string(), count.to_string());
+        let mut args = vec![
             "--mode",
             "rtp",
             "--secret",
             ROOM_SECRET,
             "--participants",
-            &count.to_string(),
-            "--size",
-            "320x180",
+            &count,
+            "--first",
+            &first,
             "--fps",
             "10",
-        ])
+        ];
+        args.extend(extra);
+        self.loadgen(&args)
     }
 
     fn loadgen(&self, extra: &[&str]) -> Publishers {

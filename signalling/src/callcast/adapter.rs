@@ -54,7 +54,11 @@ async fn run(cfg: CallcastAdapter, mut io: AdapterIo) -> Result<(), AdapterError
             },
             cmd = io.commands.recv() => match cmd {
                 None | Some(RoomCommand::Leave) => return leave(tx).await,
-                Some(cmd) => tx.send(&to_client(cmd)).await?,
+                Some(cmd) => {
+                    if let Some(msg) = to_client(cmd) {
+                        tx.send(&msg).await?;
+                    }
+                }
             },
         }
     }
@@ -71,8 +75,10 @@ async fn leave(mut tx: RoomSender) -> Result<(), AdapterError> {
     Ok(())
 }
 
-fn to_client(cmd: RoomCommand) -> ClientMessage {
-    match cmd {
+/// The room message for a command; none for what this room has no use
+/// for (publishers here send a single layer, so sizes do not matter).
+fn to_client(cmd: RoomCommand) -> Option<ClientMessage> {
+    Some(match cmd {
         RoomCommand::Subscribe { participant_id } => ClientMessage::Subscribe { participant_id },
         RoomCommand::Unsubscribe { participant_id } => {
             ClientMessage::Unsubscribe { participant_id }
@@ -88,7 +94,8 @@ fn to_client(cmd: RoomCommand) -> ClientMessage {
             candidate,
         },
         RoomCommand::Leave => ClientMessage::Leave {},
-    }
+        RoomCommand::VideoSizes(_) => return None,
+    })
 }
 
 /// Turns room messages into adapter events, keeping the announced tracks so
@@ -338,10 +345,10 @@ mod tests {
                 peer: "p1".into(),
                 sdp: "v=0".into()
             }),
-            ClientMessage::Answer {
+            Some(ClientMessage::Answer {
                 to: "p1".into(),
                 sdp: "v=0".into()
-            }
+            })
         );
         assert_eq!(
             to_client(RoomCommand::LocalCandidate {
@@ -349,11 +356,12 @@ mod tests {
                 sdp_m_line_index: 1,
                 candidate: "c".into()
             }),
-            ClientMessage::Candidate {
+            Some(ClientMessage::Candidate {
                 to: "p1".into(),
                 sdp_m_line_index: 1,
                 candidate: "c".into()
-            }
+            })
         );
+        assert_eq!(to_client(RoomCommand::VideoSizes(vec![])), None);
     }
 }

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use super::client::{JanusClient, PluginReply};
 use super::protocol::{Incoming, JanusId, Jsep};
 use super::roster::{self, Roster};
+use super::simulcast::Layers;
 use super::videoroom::{JoinParams, RoomUpdate, SubscriberStream, body};
 use crate::adapter::{
     AdapterError, AdapterFuture, AdapterIo, PeerId, RoomAdapter, RoomCommand, RoomEvent,
@@ -132,6 +133,8 @@ struct Subscriber {
     negotiating: bool,
     /// Janus's latest description of the m-lines.
     streams: Vec<SubscriberStream>,
+    /// Simulcast layers asked for.
+    layers: Layers,
 }
 
 impl Connection<'_> {
@@ -195,6 +198,7 @@ impl Connection<'_> {
             joined: false,
             negotiating: false,
             streams: Vec::new(),
+            layers: Layers::default(),
         };
         self.reconcile(client, session, &params, private_id, &mut sub)
             .await?;
@@ -221,6 +225,11 @@ impl Connection<'_> {
                         client.message(session, sub.handle, body::start(), Some(&jsep)).await?;
                         sub.negotiating = false;
                         self.reconcile(client, session, &params, private_id, &mut sub).await?;
+                        self.apply_layers(client, session, &mut sub).await?;
+                    }
+                    Some(RoomCommand::VideoSizes(sizes)) => {
+                        sub.layers.set_sizes(sizes);
+                        self.apply_layers(client, session, &mut sub).await?;
                     }
                     Some(RoomCommand::LocalCandidate { peer, sdp_m_line_index, candidate }) if Some(&peer) == self.peer.as_ref() => {
                         client.trickle(session, sub.handle, Some((sdp_m_line_index, &candidate)))?;
@@ -326,6 +335,33 @@ impl Connection<'_> {
             sdp: jsep.sdp,
             streams: self.roster.streams(&sub.streams),
         }]
+    }
+
+    /// Asks for the simulcast layer each tile needs, once the m-lines are
+    /// settled.
+    async fn apply_layers(
+        &mut self,
+        client: &JanusClient,
+        session: u64,
+        sub: &mut Subscriber,
+    ) -> Result<(), AdapterError> {
+        if sub.negotiating {
+            return Ok(());
+        }
+        for (mid, substream) in sub.layers.changes(self.roster, &sub.streams) {
+            tracing::debug!(%mid, substream, "asking Janus for a simulcast layer");
+            match client
+                .message(session, sub.handle, body::substream(&mid, substream), None)
+                .await
+            {
+                Ok(_) => {}
+                Err(AdapterError::Refused(reason)) => {
+                    tracing::warn!(%mid, %reason, "Janus refused a simulcast layer");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Subscribes to whatever is published and not yet received, unless a

@@ -7,6 +7,7 @@ pub mod client;
 pub mod protocol;
 pub mod publisher;
 pub mod roster;
+pub mod simulcast;
 pub mod videoroom;
 
 pub use adapter::JanusAdapter;

@@ -105,6 +105,15 @@ impl Roster {
         }]
     }
 
+    /// Whether a publisher sends this video stream in simulcast layers.
+    pub fn is_simulcast(&self, feed: &JanusId, mid: &str) -> bool {
+        self.publishers
+            .iter()
+            .find(|p| &p.id == feed)
+            .and_then(|p| p.streams.iter().find(|s| s.mid == mid))
+            .is_some_and(|s| s.simulcast)
+    }
+
     /// Every audio and video stream of every publisher, to subscribe to.
     pub fn wants(&self) -> Vec<Want> {
         self.publishers
