@@ -23,7 +23,7 @@ pub enum Mode {
     Rtp,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoadgenOptions {
     pub mode: Mode,
     /// The room secret (remote publishers need it).

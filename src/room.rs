@@ -52,7 +52,7 @@ impl From<&str> for RoomName {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoomSpec {
     pub adapter: AdapterKind,
@@ -67,6 +67,20 @@ pub struct RoomSpec {
     /// The bot's display name in the room.
     #[serde(default = "default_display")]
     pub display: String,
+}
+
+/// Without the PIN and the token, so that it can be logged.
+impl std::fmt::Debug for RoomSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoomSpec")
+            .field("adapter", &self.adapter)
+            .field("url", &self.url)
+            .field("room", &self.room)
+            .field("pin", &self.pin.as_ref().map(|_| "<set>"))
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("display", &self.display)
+            .finish()
+    }
 }
 
 fn default_display() -> String {
@@ -149,6 +163,11 @@ mod tests {
         assert!(s.validate().is_ok());
         let info = serde_json::to_string(&s.info()).unwrap();
         assert!(!info.contains("\"p\"") && !info.contains("\"t\""), "{info}");
+        let debug = format!("{s:?}");
+        assert!(
+            !debug.contains("\"p\"") && !debug.contains("\"t\""),
+            "{debug}"
+        );
         assert_eq!(RoomName::from("abc"), RoomName::Str("abc".into()));
     }
 

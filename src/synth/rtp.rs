@@ -25,7 +25,7 @@ const VIDEO_SSRC: u32 = 1000;
 const AUDIO_SSRC: u32 = 1010;
 
 /// Where and how to add remote publishers.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RemoteRoom {
     pub url: String,
     pub token: Option<String>,

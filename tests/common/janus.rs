@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 pub const ADDR: &str = "10.203.0.1";
 pub const ROOM: &str = "1234";
 pub const ROOM_SECRET: &str = "test-room-secret";
+/// A second room that needs a PIN.
+pub const PINNED_ROOM: &str = "4321";
+pub const PIN: &str = "let-me-in";
 
 pub struct JanusNet {
     pub ns: String,
@@ -145,12 +148,16 @@ impl JanusNet {
 
     /// `callcast join` recording the test room to `record`.
     pub fn join_args(&self, record: &Path, duration_s: u32) -> Vec<String> {
+        self.join_args_in(ROOM, record, duration_s)
+    }
+
+    pub fn join_args_in(&self, room: &str, record: &Path, duration_s: u32) -> Vec<String> {
         [
             "join",
             "--url",
             &self.url(),
             "--room",
-            ROOM,
+            room,
             "--ice-address",
             ADDR,
             "--http",
@@ -203,13 +210,19 @@ impl JanusNet {
     }
 
     fn loadgen(&self, extra: &[&str]) -> Publishers {
+        self.loadgen_in(ROOM, extra)
+    }
+
+    /// `callcast loadgen` into `room` with `extra` options; waits until
+    /// its participants publish.
+    pub fn loadgen_in(&self, room: &str, extra: &[&str]) -> Publishers {
         let url = self.url();
         let mut args = vec![
             "loadgen",
             "--janus",
             &url,
             "--room",
-            ROOM,
+            room,
             "--ice-address",
             ADDR,
         ];
@@ -307,7 +320,7 @@ loggers: {{ disable = "libjanus_jsonlog.so" }}
     std::fs::write(
         dir.join("janus.plugin.videoroom.jcfg"),
         format!(
-            "general: {{ }}\nroom-{ROOM}: {{ description = \"callcast test\" secret = \"{ROOM_SECRET}\" publishers = 60 bitrate = 512000 fir_freq = 10 audiolevel_event = true audio_active_packets = 50 audio_level_average = 40 }}\n"
+            "general: {{ }}\nroom-{ROOM}: {{ description = \"callcast test\" secret = \"{ROOM_SECRET}\" publishers = 60 bitrate = 512000 fir_freq = 10 audiolevel_event = true audio_active_packets = 50 audio_level_average = 40 }}\nroom-{PINNED_ROOM}: {{ description = \"pinned\" pin = \"{PIN}\" secret = \"{ROOM_SECRET}\" publishers = 6 }}\n"
         ),
     )
     .unwrap();

@@ -30,7 +30,7 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// Joins a Janus VideoRoom as a hidden recorder.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct JanusAdapter {
     /// `ws://host:8188` (or `wss://`).
     pub url: String,
@@ -40,6 +40,19 @@ pub struct JanusAdapter {
     pub token: Option<String>,
     /// The bot's display name in the room.
     pub display: String,
+}
+
+/// Without the PIN and the token, so that it can be logged.
+impl std::fmt::Debug for JanusAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JanusAdapter")
+            .field("url", &self.url)
+            .field("room", &self.room)
+            .field("pin", &self.pin.as_ref().map(|_| "<set>"))
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("display", &self.display)
+            .finish()
+    }
 }
 
 impl RoomAdapter for JanusAdapter {
