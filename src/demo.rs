@@ -4,18 +4,17 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use callcast_signalling::callcast::CallcastAdapter;
 use callcast_signalling::room::RoomServer;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::sleep_until;
 
-use crate::api::HttpServer;
-use crate::config::{IceConfig, IngestConfig};
-use crate::media::outputs::OutputSpec;
-use crate::session::{RoomInfo, Session, SessionConfig, Sessions};
+use crate::config::IceConfig;
+use crate::recording::RecordingSession;
+use crate::session::RoomInfo;
 use crate::synth::{SynthSpec, SyntheticParticipant};
 
 const ROOM: &str = "demo";
@@ -38,55 +37,29 @@ pub struct DemoOptions {
 /// recording. Fails if the recording could not be finished.
 pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     crate::media::init()?;
-    let record = absolute(&opts.record)?;
-    let started = Instant::now();
-
     let room = RoomServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .context("starting the demo room")?;
-    let sessions = Sessions::default();
-    let http = HttpServer::bind(opts.http, sessions.clone())
-        .await
-        .with_context(|| format!("listening on {}", opts.http))?;
-
     let adapter = CallcastAdapter {
         url: room.url(),
         room: ROOM.into(),
         display: "callcast recorder".into(),
     };
-    let cfg = SessionConfig {
-        ingest: IngestConfig {
-            ice: IceConfig::loopback(),
-            ..IngestConfig::default()
-        },
-        outputs: vec![OutputSpec::Record {
-            location: format!("file://{}", record.display()),
-        }],
-        ..SessionConfig::default()
-    };
-    let session = Session::start(
-        Sessions::new_id(),
+    let rec = RecordingSession::start(
+        "demo",
+        opts.http,
         RoomInfo {
             adapter: "callcast".into(),
             url: room.url(),
             room: ROOM.into(),
         },
         Box::new(adapter),
-        cfg,
+        IceConfig::loopback(),
+        &opts.record,
+        &[("room", room.url())],
     )
-    .await
-    .context("starting the session")?;
-    sessions.insert(session.clone());
-
-    println!("callcast demo");
-    println!("  http     http://{}", http.local_addr());
-    println!(
-        "  session  http://{}/v1/sessions/{}",
-        http.local_addr(),
-        session.id()
-    );
-    println!("  room     {}", room.url());
-    println!("  record   {}", record.display());
+    .await?;
+    let started = rec.started();
 
     let mut participants = Vec::new();
     for i in 0..opts.participants {
@@ -119,24 +92,13 @@ pub async fn run(opts: DemoOptions, shutdown: impl Future<Output = ()>) -> anyho
         }
     }
 
-    let report = session.stop().await;
+    // The recording ends first, while everyone is still in it.
+    let finished = rec.finish().await;
     for p in participants {
         p.leave().await;
     }
     room.shutdown().await;
-    http.shutdown().await;
-    if !report.unfinished_outputs.is_empty() {
-        anyhow::bail!(
-            "outputs could not be finalized: {:?}",
-            report.unfinished_outputs
-        );
-    }
-    println!(
-        "recorded {:.1} s to {}",
-        started.elapsed().as_secs_f64(),
-        record.display()
-    );
-    Ok(())
+    finished
 }
 
 async fn join(room: &RoomServer, index: usize) -> anyhow::Result<SyntheticParticipant> {
@@ -145,12 +107,4 @@ async fn join(room: &RoomServer, index: usize) -> anyhow::Result<SyntheticPartic
     SyntheticParticipant::join(&room.url(), ROOM, spec, IceConfig::loopback())
         .await
         .with_context(|| format!("participant {name} joining"))
-}
-
-pub fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
-    Ok(if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir()?.join(path)
-    })
 }

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod join;
 pub mod loadgen;
 pub mod media;
+pub mod recording;
 pub mod room;
 pub mod serve;
 pub mod session;

@@ -5,26 +5,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use callcast::media::layout::{Canvas, GridOptions, grid};
 use common::janus::JanusNet;
 use common::*;
-
-fn participants_at(mp4: &Path, at_s: f64, n: usize) -> Vec<Option<usize>> {
-    let canvas = Canvas {
-        width: 1280,
-        height: 720,
-    };
-    let frame = frame_at(mp4, at_s);
-    let mut seen: Vec<_> = grid(n, canvas, &GridOptions::default())
-        .into_iter()
-        .map(|tile| palette_index(frame.dominant(tile)))
-        .collect();
-    seen.sort();
-    seen
-}
 
 #[test]
 fn each_tile_gets_the_simulcast_layer_that_fits() {

@@ -36,6 +36,18 @@ fn ip(args: &[&str]) {
 impl JanusNet {
     /// Creates the namespace and starts Janus in it.
     pub fn start() -> JanusNet {
+        JanusNet::start_with("")
+    }
+
+    /// Janus requiring HMAC-signed API tokens made with `secret`.
+    pub fn start_with_token_auth(secret: &str) -> JanusNet {
+        JanusNet::start_with(&format!(
+            "token_auth = true\n    token_auth_secret = \"{secret}\""
+        ))
+    }
+
+    /// `general` is added to the general section of janus.jcfg.
+    fn start_with(general: &str) -> JanusNet {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let ns = format!(
             "cc-{}-{}",
@@ -71,7 +83,7 @@ impl JanusNet {
             full.extend(args);
             ip(&full);
         }
-        write_config(net.dir.path());
+        write_config(net.dir.path(), general);
         let mut net = net;
         net.start_janus();
         net
@@ -216,6 +228,11 @@ impl JanusNet {
     /// `callcast loadgen` into `room` with `extra` options; waits until
     /// its participants publish.
     pub fn loadgen_in(&self, room: &str, extra: &[&str]) -> Publishers {
+        self.loadgen_with(room, extra, &[])
+    }
+
+    /// `callcast loadgen` with extra environment variables.
+    pub fn loadgen_with(&self, room: &str, extra: &[&str], env: &[(&str, &str)]) -> Publishers {
         let url = self.url();
         let mut args = vec![
             "loadgen",
@@ -229,6 +246,7 @@ impl JanusNet {
         args.extend(extra);
         let mut child = self
             .callcast(&args)
+            .envs(env.iter().copied())
             .env("CALLCAST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -284,7 +302,7 @@ impl Drop for Publishers {
     }
 }
 
-fn write_config(dir: &Path) {
+fn write_config(dir: &Path, general: &str) {
     let lib = janus_lib_dir();
     let d = dir.display();
     let l = lib.display();
@@ -299,6 +317,7 @@ fn write_config(dir: &Path) {
     loggers_folder = "{l}/loggers"
     debug_level = 4
     session_timeout = 60
+    {general}
 }}
 media: {{ rtp_port_range = "20000-40000" }}
 nat: {{ nice_debug = false ice_enforce_list = "veth0" }}

@@ -336,3 +336,34 @@ fn proc_net_ip(field: &str) -> std::net::IpAddr {
         }
     }
 }
+
+/// The participants (palette indices) whose colours fill the `n` cells of
+/// the default grid on a 1280x720 program at `at_s`, sorted: SFUs do not
+/// always list people in join order.
+pub fn participants_at(mp4: &Path, at_s: f64, n: usize) -> Vec<Option<usize>> {
+    use callcast::media::layout::{Canvas, GridOptions, grid};
+    let canvas = Canvas {
+        width: 1280,
+        height: 720,
+    };
+    let frame = frame_at(mp4, at_s);
+    let mut seen: Vec<_> = grid(n, canvas, &GridOptions::default())
+        .into_iter()
+        .map(|tile| palette_index(frame.dominant(tile)))
+        .collect();
+    seen.sort();
+    seen
+}
+
+/// Video PTS strictly increase and never jump more than `max_gap_s`;
+/// returns the last one.
+pub fn assert_continuous_video(mp4: &Path, max_gap_s: f64) -> f64 {
+    let pts = video_pts(mp4);
+    assert!(
+        pts.windows(2).all(|w| w[1] > w[0]),
+        "video PTS not monotonic"
+    );
+    let gap = pts.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    assert!(gap <= max_gap_s, "a {gap} s gap in the video");
+    pts.last().copied().unwrap_or(0.0)
+}
