@@ -20,7 +20,7 @@ use super::roster::{self, Roster};
 use super::simulcast::Layers;
 use super::videoroom::{JoinParams, RoomUpdate, SubscriberStream, body};
 use crate::adapter::{
-    AdapterError, AdapterFuture, AdapterIo, PeerId, RoomAdapter, RoomCommand, RoomEvent,
+    AdapterError, AdapterFuture, AdapterIo, PeerId, RoomAdapter, RoomCommand, RoomEvent, VideoSize,
 };
 
 /// Janus drops a session that is silent for its `session_timeout` (60 s by
@@ -74,6 +74,8 @@ enum Ended {
 async fn run(cfg: JanusAdapter, mut io: AdapterIo) -> Result<(), AdapterError> {
     let mut roster = Roster::default();
     let mut peers = 0u32;
+    // The tile sizes last heard of: a new connection asks for layers by them.
+    let mut sizes: Vec<VideoSize> = Vec::new();
     let mut backoff = BACKOFF_FIRST;
     let mut ever_joined = false;
     loop {
@@ -82,6 +84,7 @@ async fn run(cfg: JanusAdapter, mut io: AdapterIo) -> Result<(), AdapterError> {
             io: &mut io,
             roster: &mut roster,
             peers: &mut peers,
+            sizes: &mut sizes,
             joined: false,
             peer: None,
         };
@@ -115,6 +118,7 @@ async fn run(cfg: JanusAdapter, mut io: AdapterIo) -> Result<(), AdapterError> {
                 _ = &mut sleep => break,
                 cmd = io.commands.recv() => match cmd {
                     None | Some(RoomCommand::Leave) => return Ok(()),
+                    Some(RoomCommand::VideoSizes(new)) => sizes = new,
                     Some(_) => {} // for a peer that is gone
                 },
             }
@@ -133,6 +137,7 @@ struct Connection<'a> {
     io: &'a mut AdapterIo,
     roster: &'a mut Roster,
     peers: &'a mut u32,
+    sizes: &'a mut Vec<VideoSize>,
     joined: bool,
     /// The subscriber PeerConnection, once Janus offered it.
     peer: Option<PeerId>,
@@ -213,6 +218,7 @@ impl Connection<'_> {
             streams: Vec::new(),
             layers: Layers::default(),
         };
+        sub.layers.set_sizes(self.sizes.clone());
         self.reconcile(client, session, &params, private_id, &mut sub)
             .await?;
 
@@ -241,6 +247,7 @@ impl Connection<'_> {
                         self.apply_layers(client, session, &mut sub).await?;
                     }
                     Some(RoomCommand::VideoSizes(sizes)) => {
+                        self.sizes.clone_from(&sizes);
                         sub.layers.set_sizes(sizes);
                         self.apply_layers(client, session, &mut sub).await?;
                     }
