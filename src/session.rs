@@ -8,6 +8,7 @@
 mod registry;
 pub mod roster;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +31,8 @@ use roster::Roster;
 
 /// How long outputs get to write their end when a session stops.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an output removed over the API gets to write its end.
+const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the adapter gets to say goodbye to the room.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -92,6 +95,8 @@ pub struct Session {
     media: Arc<SessionMedia>,
     shared: Arc<Mutex<Shared>>,
     stop_tx: mpsc::UnboundedSender<oneshot::Sender<StopReport>>,
+    /// Numbers output ids (`record-3`) across the session's life.
+    outputs_added: AtomicUsize,
 }
 
 /// How a session ended.
@@ -121,17 +126,11 @@ impl Session {
                 .expect("pipeline start does not panic")?
         };
         for (index, spec) in cfg.outputs.iter().enumerate() {
-            let (m, s, kind) = (media.clone(), spec.clone(), spec.kind());
-            let output_id = format!("{kind}-{}", index + 1);
-            let added = spawn_blocking(move || {
-                let bin = s.build(&output_id)?;
-                m.outputs.add(&output_id, bin)
-            })
-            .await
-            .expect("adding an output does not panic");
-            if let Err(error) = added {
+            let output_id = format!("{}-{}", spec.kind(), index + 1);
+            if let Err(error) = add_output(&media, output_id, spec.clone()).await {
                 let m = media.clone();
                 let _ = spawn_blocking(move || m.stop(Duration::from_secs(2))).await;
+                let kind = spec.kind();
                 return Err(SessionError::Output { index, kind, error });
             }
         }
@@ -156,6 +155,7 @@ impl Session {
             media: media.clone(),
             shared: shared.clone(),
             stop_tx,
+            outputs_added: AtomicUsize::new(cfg.outputs.len()),
         });
         let event_loop = EventLoop {
             session: Arc::downgrade(&session),
@@ -179,6 +179,27 @@ impl Session {
 
     pub fn state(&self) -> SessionState {
         self.shared.lock().unwrap().state
+    }
+
+    /// Adds an output to the running program. Blocks a worker thread only
+    /// through `spawn_blocking`.
+    pub async fn add_output(&self, spec: OutputSpec) -> Result<OutputStatus, MediaError> {
+        if matches!(self.state(), SessionState::Stopping | SessionState::Stopped) {
+            return Err(MediaError::Output("the session is stopping".into()));
+        }
+        let n = self.outputs_added.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = format!("{}-{n}", spec.kind());
+        add_output(&self.media, id, spec).await
+    }
+
+    /// Finalizes and removes output `oid`; its last status, or `None` if
+    /// there is no such output.
+    pub async fn remove_output(&self, oid: &str) -> Option<OutputStatus> {
+        let (media, oid) = (self.media.clone(), oid.to_string());
+        spawn_blocking(move || media.outputs.remove(&oid, OUTPUT_DRAIN_TIMEOUT).ok())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Why the room adapter gave up for good, if it did.
@@ -267,6 +288,24 @@ impl Session {
             pipeline: self.media.counts(),
         }
     }
+}
+
+/// Builds output `id` and links it to the program.
+async fn add_output(
+    media: &Arc<SessionMedia>,
+    id: String,
+    spec: OutputSpec,
+) -> Result<OutputStatus, MediaError> {
+    let m = media.clone();
+    spawn_blocking(move || {
+        let bin = spec.build(&id)?;
+        m.outputs.add(&id, bin)?;
+        m.outputs
+            .status(&id)
+            .ok_or_else(|| MediaError::Output(format!("output {id} vanished")))
+    })
+    .await
+    .expect("adding an output does not panic")
 }
 
 #[derive(Debug, Clone, Serialize)]

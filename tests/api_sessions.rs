@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use callcast::config::IceConfig;
@@ -12,43 +10,6 @@ use callcast::synth::{SynthSpec, SyntheticParticipant};
 use callcast_signalling::room::RoomServer;
 use common::*;
 use serde_json::{Value, json};
-
-struct Serve {
-    child: Child,
-    url: String,
-}
-
-impl Serve {
-    fn start() -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_callcast"))
-            .args([
-                "serve",
-                "--http",
-                "127.0.0.1:0",
-                "--ice-address",
-                "127.0.0.1",
-            ])
-            .env("CALLCAST_LOG", "info")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("serve prints its banner").unwrap();
-            if let Some(url) = line.trim().strip_prefix("http") {
-                break url.trim().to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-        Serve { child, url }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
 
 async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
     let resp = req.send().await.unwrap();

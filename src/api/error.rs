@@ -10,6 +10,8 @@ use serde::Serialize;
 pub enum ApiError {
     #[error("no session with id {0}")]
     SessionNotFound(String),
+    #[error("no output with id {0}")]
+    OutputNotFound(String),
     #[error("no route for this path")]
     RouteNotFound,
     #[error("this method is not allowed here")]
@@ -50,7 +52,9 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::SessionNotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::SessionNotFound(_)
+            | ApiError::OutputNotFound(_)
+            | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidBody { .. } => StatusCode::BAD_REQUEST,
             ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -61,6 +65,7 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             ApiError::SessionNotFound(_) => "session_not_found",
+            ApiError::OutputNotFound(_) => "output_not_found",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::InvalidBody { .. } => "invalid_body",
@@ -72,6 +77,7 @@ impl ApiError {
     fn field_name(&self) -> Option<String> {
         match self {
             ApiError::SessionNotFound(_) => Some("id".into()),
+            ApiError::OutputNotFound(_) => Some("oid".into()),
             ApiError::InvalidBody { field, .. } => field.clone(),
             ApiError::InvalidField { field, .. } => Some(field.clone()),
             _ => None,

@@ -2,6 +2,7 @@
 //! sessions; nothing here blocks on GStreamer.
 
 mod error;
+mod outputs;
 mod sessions;
 
 use std::net::SocketAddr;
@@ -41,6 +42,14 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/v1/sessions/{id}",
             get(sessions::get).delete(sessions::delete),
+        )
+        .route(
+            "/v1/sessions/{id}/outputs",
+            get(outputs::list).post(outputs::create),
+        )
+        .route(
+            "/v1/sessions/{id}/outputs/{oid}",
+            get(outputs::get).delete(outputs::delete),
         )
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

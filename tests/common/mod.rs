@@ -367,3 +367,41 @@ pub fn assert_continuous_video(mp4: &Path, max_gap_s: f64) -> f64 {
     assert!(gap <= max_gap_s, "a {gap} s gap in the video");
     pts.last().copied().unwrap_or(0.0)
 }
+
+/// A running `callcast serve` on a free port.
+pub struct Serve {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Serve {
+    pub fn start() -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_callcast"))
+            .args([
+                "serve",
+                "--http",
+                "127.0.0.1:0",
+                "--ice-address",
+                "127.0.0.1",
+            ])
+            .env("CALLCAST_LOG", "info")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = loop {
+            let line = lines.next().expect("serve prints its banner").unwrap();
+            if let Some(url) = line.trim().strip_prefix("http") {
+                break url.trim().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+        Serve { child, url }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}

@@ -34,6 +34,14 @@ impl OutputSpec {
         }
     }
 
+    /// The field that says where the output goes, to blame when it cannot
+    /// be built.
+    pub fn target_field(&self) -> &'static str {
+        match self {
+            OutputSpec::Record { .. } => "location",
+        }
+    }
+
     /// Checks what can be checked before building; the error names the
     /// field (relative to the output object) and why.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
@@ -109,6 +117,10 @@ pub struct OutputStatus {
     pub state: OutputState,
     /// Bytes that reached the output's sinks.
     pub bytes: u64,
+    /// Over the last second or so.
+    pub bitrate_bps: u64,
+    /// Since its first byte.
+    pub uptime_s: f64,
 }
 
 /// State shared with the pad probes on an output's sinks.
@@ -117,6 +129,31 @@ struct Progress {
     changed: Condvar,
     sinks: usize,
     bytes: AtomicU64,
+    rate: Mutex<Rate>,
+}
+
+/// Bytes per window of about a second, for the current bitrate.
+#[derive(Default)]
+struct Rate {
+    live_since: Option<Instant>,
+    window_start: Option<Instant>,
+    window_bytes: u64,
+    bps: u64,
+}
+
+impl Rate {
+    fn add(&mut self, bytes: u64) {
+        let now = Instant::now();
+        self.live_since.get_or_insert(now);
+        let start = *self.window_start.get_or_insert(now);
+        self.window_bytes += bytes;
+        let elapsed = now.duration_since(start).as_secs_f64();
+        if elapsed >= 1.0 {
+            self.bps = (self.window_bytes as f64 * 8.0 / elapsed) as u64;
+            self.window_start = Some(now);
+            self.window_bytes = 0;
+        }
+    }
 }
 
 impl Progress {
@@ -155,6 +192,30 @@ struct Attached {
     /// (tee, tee src pad) pairs feeding this output.
     links: Vec<(gst::Element, gst::Pad)>,
     progress: Arc<Progress>,
+}
+
+impl Attached {
+    fn status(&self) -> OutputStatus {
+        let (bitrate_bps, uptime_s) = {
+            let rate = self.progress.rate.lock().unwrap();
+            let stale = rate
+                .window_start
+                .is_none_or(|t| t.elapsed() > Duration::from_secs(3));
+            (
+                if stale { 0 } else { rate.bps },
+                rate.live_since.map_or(0.0, |t| t.elapsed().as_secs_f64()),
+            )
+        };
+        OutputStatus {
+            id: self.id.clone(),
+            kind: self.output.kind(),
+            target: self.output.target(),
+            state: self.progress.state(),
+            bytes: self.progress.bytes.load(Ordering::Relaxed),
+            bitrate_bps,
+            uptime_s,
+        }
+    }
 }
 
 pub struct OutputManager {
@@ -225,9 +286,10 @@ impl OutputManager {
         Ok(())
     }
 
-    /// Finalizes and removes one output while the program keeps running.
-    /// Returns false if it had to be cut off after `timeout`.
-    pub fn remove(&self, id: &str, timeout: Duration) -> Result<bool, MediaError> {
+    /// Finalizes and removes one output while the program keeps running;
+    /// returns its last status (failed if it had to be cut off after
+    /// `timeout`).
+    pub fn remove(&self, id: &str, timeout: Duration) -> Result<OutputStatus, MediaError> {
         let attached = {
             let mut outputs = self.outputs.lock().unwrap();
             let pos = outputs
@@ -252,8 +314,14 @@ impl OutputManager {
             tracing::warn!(output = id, "output did not drain in time; cutting it off");
         }
         self.detach(attached.output.bin(), &attached.links);
-        attached.progress.set(OutputState::Stopped);
-        Ok(drained)
+        attached.progress.set(if drained {
+            OutputState::Stopped
+        } else {
+            OutputState::Failed {
+                reason: "did not finish writing in time".into(),
+            }
+        });
+        Ok(attached.status())
     }
 
     /// After the encoders got EOS: waits until every output has written its
@@ -299,14 +367,17 @@ impl OutputManager {
             .lock()
             .unwrap()
             .iter()
-            .map(|a| OutputStatus {
-                id: a.id.clone(),
-                kind: a.output.kind(),
-                target: a.output.target(),
-                state: a.progress.state(),
-                bytes: a.progress.bytes.load(Ordering::Relaxed),
-            })
+            .map(Attached::status)
             .collect()
+    }
+
+    pub fn status(&self, id: &str) -> Option<OutputStatus> {
+        self.outputs
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|a| a.id == id)
+            .map(Attached::status)
     }
 
     fn detach(&self, bin: &gst::Bin, links: &[(gst::Element, gst::Pad)]) {
@@ -327,6 +398,7 @@ fn watch_sinks(bin: &gst::Bin) -> Arc<Progress> {
         changed: Condvar::new(),
         sinks: sinks.len(),
         bytes: AtomicU64::new(0),
+        rate: Mutex::new(Rate::default()),
     });
     for sink in sinks {
         let Some(pad) = sink.static_pad("sink") else {
@@ -341,6 +413,7 @@ fn watch_sinks(bin: &gst::Bin) -> Arc<Progress> {
                     Some(gst::PadProbeData::BufferList(l)) => l.calculate_size(),
                     _ => 0,
                 };
+                p.rate.lock().unwrap().add(size as u64);
                 if p.bytes.fetch_add(size as u64, Ordering::Relaxed) == 0 {
                     p.set(OutputState::Live);
                 }

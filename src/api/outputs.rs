@@ -1,0 +1,80 @@
+//! `/v1/sessions/{id}/outputs`: outputs added, watched and removed while
+//! the session runs.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+
+use super::ApiState;
+use super::error::{ApiError, parse_body};
+use crate::media::outputs::{OutputSpec, OutputStatus};
+use crate::session::Session;
+
+#[derive(Serialize)]
+pub struct OutputList {
+    pub outputs: Vec<OutputStatus>,
+}
+
+fn session(state: &ApiState, id: String) -> Result<std::sync::Arc<Session>, ApiError> {
+    state.sessions.get(&id).ok_or(ApiError::SessionNotFound(id))
+}
+
+pub async fn list(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<OutputList>, ApiError> {
+    let s = session(&state, id)?;
+    Ok(Json(OutputList {
+        outputs: s.media().outputs.statuses(),
+    }))
+}
+
+pub async fn get(
+    State(state): State<ApiState>,
+    Path((id, oid)): Path<(String, String)>,
+) -> Result<Json<OutputStatus>, ApiError> {
+    let s = session(&state, id)?;
+    s.media()
+        .outputs
+        .status(&oid)
+        .map(Json)
+        .ok_or(ApiError::OutputNotFound(oid))
+}
+
+pub async fn create(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let s = session(&state, id.clone())?;
+    let spec: OutputSpec = parse_body(&body)?;
+    spec.validate().map_err(|(f, m)| ApiError::field(f, m))?;
+    let field = spec.target_field();
+    let status = s
+        .add_output(spec)
+        .await
+        .map_err(|e| ApiError::field(field, e.to_string()))?;
+    Ok((
+        StatusCode::CREATED,
+        [(
+            header::LOCATION,
+            format!("/v1/sessions/{id}/outputs/{}", status.id),
+        )],
+        Json(status),
+    ))
+}
+
+/// Finalizes the output (its file complete) and removes it.
+pub async fn delete(
+    State(state): State<ApiState>,
+    Path((id, oid)): Path<(String, String)>,
+) -> Result<Json<OutputStatus>, ApiError> {
+    let s = session(&state, id)?;
+    s.remove_output(&oid)
+        .await
+        .map(Json)
+        .ok_or(ApiError::OutputNotFound(oid))
+}
