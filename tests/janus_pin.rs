@@ -33,7 +33,7 @@ fn the_pin_lets_callcast_in_and_a_wrong_one_does_not() {
     // The right PIN: Alice's tile.
     let _alice = net.loadgen_in(PINNED_ROOM, &["--pin", PIN, "--participants", "1"]);
     let mp4 = dir.path().join("pinned.mp4");
-    let mut args = net.join_args_in(PINNED_ROOM, &mp4, 6);
+    let mut args = net.join_args_in(PINNED_ROOM, &mp4, 8);
     args.extend(["--pin".into(), PIN.into()]);
     let join = Demo::spawn(net.callcast(&args.iter().map(String::as_str).collect::<Vec<_>>()));
     assert_eq!(join.wait(Duration::from_secs(30)), 0);
@@ -42,6 +42,6 @@ fn the_pin_lets_callcast_in_and_a_wrong_one_does_not() {
         height: 720,
     };
     let tile = grid(1, canvas, &GridOptions::default())[0];
-    let frame = frame_at(&mp4, 4.0);
+    let frame = frame_at(&mp4, 6.0);
     assert_eq!(palette_index(frame.dominant(tile)), Some(0));
 }

@@ -15,11 +15,11 @@ fn a_janus_restart_leaves_no_gap_and_the_tiles_come_back() {
     let mp4 = dir.path().join("restart.mp4");
     let before = net.publishers(0, 2);
 
-    let args = net.join_args(&mp4, 16);
+    let args = net.join_args(&mp4, 17);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let join = Demo::spawn(net.callcast(&args));
     let started = Instant::now();
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(5));
 
     net.kill_janus();
     drop(before);
@@ -37,8 +37,8 @@ fn a_janus_restart_leaves_no_gap_and_the_tiles_come_back() {
     let last = assert_continuous_video(&mp4, 0.2);
     assert!(last >= 14.0, "recording plays {last} s");
 
-    assert_eq!(participants_at(&mp4, 2.5, 2), [Some(0), Some(1)]);
-    assert!(back_by < 12.0, "publishers were back only at {back_by} s");
+    assert_eq!(participants_at(&mp4, 3.5, 2), [Some(0), Some(1)]);
+    assert!(back_by < 13.0, "publishers were back only at {back_by} s");
     assert_eq!(
         participants_at(&mp4, -0.3, 2),
         [Some(2), Some(3)],

@@ -54,10 +54,10 @@ fn callcast_joins_with_a_token_and_is_refused_without() {
         &[("CALLCAST_JANUS_TOKEN", &token)],
     );
     let mp4 = dir.path().join("with.mp4");
-    let args = net.join_args_in(ROOM, &mp4, 6);
+    let args = net.join_args_in(ROOM, &mp4, 8);
     let mut cmd = net.callcast(&args.iter().map(String::as_str).collect::<Vec<_>>());
     cmd.env("CALLCAST_JANUS_TOKEN", &token);
     let join = Demo::spawn(cmd);
     assert_eq!(join.wait(Duration::from_secs(30)), 0);
-    assert_eq!(participants_at(&mp4, 4.0, 1), [Some(0)]);
+    assert_eq!(participants_at(&mp4, 6.0, 1), [Some(0)]);
 }

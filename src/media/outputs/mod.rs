@@ -8,6 +8,7 @@
 //! when every sink saw EOS, failed on an error from inside the bin.
 
 pub mod record;
+pub mod srt;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -17,7 +18,9 @@ use gst::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::MediaError;
+use crate::config::Secret;
 use record::RecordOutput;
+use srt::{SrtMode, SrtOutput};
 
 /// An output as the API and the CLI describe it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,12 +28,29 @@ use record::RecordOutput;
 pub enum OutputSpec {
     /// Fragmented MP4; `location` is a `file://` URL.
     Record { location: String },
+    /// MPEG-TS over SRT.
+    Srt {
+        /// `srt://host:port`.
+        url: String,
+        #[serde(default)]
+        mode: SrtMode,
+        #[serde(default = "default_srt_latency")]
+        latency_ms: u32,
+        /// Never shown back.
+        #[serde(default, skip_serializing)]
+        passphrase: Option<Secret>,
+    },
+}
+
+fn default_srt_latency() -> u32 {
+    120
 }
 
 impl OutputSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             OutputSpec::Record { .. } => "record",
+            OutputSpec::Srt { .. } => "srt",
         }
     }
 
@@ -39,6 +59,7 @@ impl OutputSpec {
     pub fn target_field(&self) -> &'static str {
         match self {
             OutputSpec::Record { .. } => "location",
+            OutputSpec::Srt { .. } => "url",
         }
     }
 
@@ -49,6 +70,12 @@ impl OutputSpec {
             OutputSpec::Record { location } => record::check_location(location)
                 .map(|_| ())
                 .map_err(|e| ("location", e.to_string())),
+            OutputSpec::Srt {
+                url,
+                latency_ms,
+                passphrase,
+                ..
+            } => srt::check(url, *latency_ms, passphrase.as_ref().map(Secret::expose)),
         }
     }
 
@@ -58,6 +85,18 @@ impl OutputSpec {
             OutputSpec::Record { location } => {
                 Ok(Box::new(RecordOutput::to_location(name, location)?))
             }
+            OutputSpec::Srt {
+                url,
+                mode,
+                latency_ms,
+                passphrase,
+            } => Ok(Box::new(SrtOutput::new(
+                name,
+                url,
+                *mode,
+                *latency_ms,
+                passphrase.as_ref().map(Secret::expose),
+            )?)),
         }
     }
 }

@@ -1,0 +1,179 @@
+//! SRT output against a real SRT peer (ffmpeg's libsrt): callcast as caller
+//! to a listener, then as listener for a caller, with encryption. The peer
+//! receives H.264 and AAC in MPEG-TS that decodes to the participant.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use callcast::config::IceConfig;
+use callcast::synth::{SynthSpec, SyntheticParticipant};
+use callcast_signalling::room::RoomServer;
+use common::*;
+use serde_json::{Value, json};
+
+const PASSPHRASE: &str = "srt-test-passphrase";
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// ffmpeg receiving `seconds` of SRT from `url` into `out`.
+fn srt_peer(url: &str, out: &Path, seconds: u32) -> Child {
+    Command::new("ffmpeg")
+        .args([
+            "-nostdin", "-y", "-v", "error", "-i", url, "-c", "copy", "-t",
+        ])
+        .arg(seconds.to_string())
+        .args(["-f", "mpegts"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("ffmpeg runs")
+}
+
+fn wait_exit(child: &mut Child, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            assert!(status.success(), "ffmpeg failed: {status}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("the SRT peer did not finish in {timeout:?}");
+}
+
+fn check_ts(ts: &Path) {
+    let mut kinds = streams(ts);
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("audio".to_string(), "aac".to_string()),
+            ("video".to_string(), "h264".to_string())
+        ]
+    );
+    let last = video_pts(ts).into_iter().fold(0.0, f64::max) - video_pts(ts)[0];
+    assert!(last >= 3.0, "{} carries {last} s", ts.display());
+    assert_eq!(participants_at(ts, 2.0, 1), [Some(0)], "{}", ts.display());
+}
+
+async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn srt_as_caller_and_as_listener() {
+    callcast::media::init().unwrap();
+    let serve = Serve::start();
+    let http = reqwest::Client::new();
+    let room = RoomServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let alice =
+        SyntheticParticipant::join(&room.url(), "s", SynthSpec::demo(0), IceConfig::loopback())
+            .await
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let body = json!({"room": {"adapter": "callcast", "url": room.url(), "room": "s"}});
+    let resp = http
+        .post(format!("{}/v1/sessions", serve.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let session = format!(
+        "{}{}",
+        serve.url,
+        resp.headers()["location"].to_str().unwrap()
+    );
+    let outputs = format!("{session}/outputs");
+
+    // Bad SRT requests name the field.
+    for (bad, field) in [
+        (json!({"kind": "srt", "url": "udp://127.0.0.1:9"}), "url"),
+        (
+            json!({"kind": "srt", "url": "srt://127.0.0.1:9", "latency_ms": 1}),
+            "latency_ms",
+        ),
+        (
+            json!({"kind": "srt", "url": "srt://127.0.0.1:9", "passphrase": "short"}),
+            "passphrase",
+        ),
+    ] {
+        let (status, err) = send(http.post(&outputs).json(&bad)).await;
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{bad}"
+        );
+    }
+
+    // callcast calls a listener.
+    let port = free_udp_port();
+    let caller_ts = dir.path().join("caller.ts");
+    let mut peer = srt_peer(
+        &format!("srt://127.0.0.1:{port}?mode=listener"),
+        &caller_ts,
+        5,
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, out) = send(
+        http.post(&outputs)
+            .json(&json!({"kind": "srt", "url": format!("srt://127.0.0.1:{port}")})),
+    )
+    .await;
+    assert_eq!(status, 201, "{out}");
+    let caller_url = format!("{outputs}/{}", out["id"].as_str().unwrap());
+    tokio::task::spawn_blocking(move || wait_exit(&mut peer, Duration::from_secs(20)))
+        .await
+        .unwrap();
+    let (status, _) = send(http.delete(&caller_url)).await;
+    assert_eq!(status, 200);
+
+    // A caller dials callcast, encrypted.
+    let port = free_udp_port();
+    let body = json!({"kind": "srt", "url": format!("srt://127.0.0.1:{port}"), "mode": "listener", "passphrase": PASSPHRASE});
+    let (status, out) = send(http.post(&outputs).json(&body)).await;
+    assert_eq!(status, 201, "{out}");
+    assert!(
+        !out.to_string().contains(PASSPHRASE),
+        "the passphrase shows: {out}"
+    );
+    let listener_ts = dir.path().join("listener.ts");
+    let mut peer = srt_peer(
+        &format!("srt://127.0.0.1:{port}?mode=caller&passphrase={PASSPHRASE}"),
+        &listener_ts,
+        5,
+    );
+    tokio::task::spawn_blocking(move || wait_exit(&mut peer, Duration::from_secs(20)))
+        .await
+        .unwrap();
+    let (_, info) = send(http.get(&session)).await;
+    assert!(
+        !info.to_string().contains(PASSPHRASE),
+        "the passphrase shows: {info}"
+    );
+
+    let (status, _) = send(http.delete(&session)).await;
+    assert_eq!(status, 200);
+    tokio::task::spawn_blocking(move || {
+        check_ts(&caller_ts);
+        check_ts(&listener_ts);
+    })
+    .await
+    .unwrap();
+    alice.leave().await;
+    room.shutdown().await;
+}
