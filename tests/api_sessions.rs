@@ -5,35 +5,15 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use callcast::config::IceConfig;
-use callcast::synth::{SynthSpec, SyntheticParticipant};
-use callcast_signalling::room::RoomServer;
+use callcast::synth::SynthSpec;
 use common::*;
 use serde_json::{Value, json};
 
-async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let body = resp.json().await.unwrap_or(Value::Null);
-    (status, body)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_are_created_and_stopped_over_http() {
-    callcast::media::init().unwrap();
     let serve = Serve::start();
     let http = reqwest::Client::new();
-    let room = RoomServer::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let alice =
-        SyntheticParticipant::join(&room.url(), "a", SynthSpec::demo(0), IceConfig::loopback())
-            .await
-            .unwrap();
-    let bob =
-        SyntheticParticipant::join(&room.url(), "b", SynthSpec::demo(1), IceConfig::loopback())
-            .await
-            .unwrap();
+    let room = TestRoom::start(&[("a", 0), ("b", 1)]).await;
     let dir = tempfile::tempdir().unwrap();
     let sessions = format!("{}/v1/sessions", serve.url);
 
@@ -162,7 +142,5 @@ async fn sessions_are_created_and_stopped_over_http() {
         (404, Some("session_not_found"))
     );
 
-    alice.leave().await;
-    bob.leave().await;
-    room.shutdown().await;
+    room.stop().await;
 }

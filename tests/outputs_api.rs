@@ -5,17 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use callcast::config::IceConfig;
-use callcast::synth::{SynthSpec, SyntheticParticipant};
-use callcast_signalling::room::RoomServer;
 use common::*;
 use serde_json::{Value, json};
-
-async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
 
 async fn wait_until(what: &str, mut ok: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -37,16 +28,9 @@ fn record(path: &std::path::Path) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outputs_come_and_go_without_touching_the_others() {
-    callcast::media::init().unwrap();
     let serve = Serve::start();
     let http = reqwest::Client::new();
-    let room = RoomServer::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let alice =
-        SyntheticParticipant::join(&room.url(), "o", SynthSpec::demo(0), IceConfig::loopback())
-            .await
-            .unwrap();
+    let room = TestRoom::start(&[("o", 0)]).await;
     let dir = tempfile::tempdir().unwrap();
     let kept = dir.path().join("kept.mp4");
 
@@ -164,6 +148,5 @@ async fn outputs_come_and_go_without_touching_the_others() {
     })
     .await
     .unwrap();
-    alice.leave().await;
-    room.shutdown().await;
+    room.stop().await;
 }

@@ -8,11 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use callcast::config::IceConfig;
-use callcast::synth::{SynthSpec, SyntheticParticipant};
-use callcast_signalling::room::RoomServer;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const PASSPHRASE: &str = "srt-test-passphrase";
 
@@ -66,24 +63,11 @@ fn check_ts(ts: &Path) {
     assert_eq!(participants_at(ts, 2.0, 1), [Some(0)], "{}", ts.display());
 }
 
-async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn srt_as_caller_and_as_listener() {
-    callcast::media::init().unwrap();
     let serve = Serve::start();
     let http = reqwest::Client::new();
-    let room = RoomServer::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let alice =
-        SyntheticParticipant::join(&room.url(), "s", SynthSpec::demo(0), IceConfig::loopback())
-            .await
-            .unwrap();
+    let room = TestRoom::start(&[("s", 0)]).await;
     let dir = tempfile::tempdir().unwrap();
     let body = json!({"room": {"adapter": "callcast", "url": room.url(), "room": "s"}});
     let resp = http
@@ -174,6 +158,5 @@ async fn srt_as_caller_and_as_listener() {
     })
     .await
     .unwrap();
-    alice.leave().await;
-    room.shutdown().await;
+    room.stop().await;
 }

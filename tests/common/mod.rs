@@ -405,3 +405,56 @@ impl Drop for Serve {
         let _ = self.child.kill();
     }
 }
+
+/// Sends an API request; returns the status and the JSON body (null if
+/// there is none).
+pub async fn send(req: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// A demo room server with synthetic participants in it, for sessions
+/// started over the API.
+pub struct TestRoom {
+    pub server: callcast_signalling::room::RoomServer,
+    participants: Vec<callcast::synth::SyntheticParticipant>,
+}
+
+impl TestRoom {
+    /// `people`: (room name, participant index) for each participant.
+    pub async fn start(people: &[(&str, usize)]) -> TestRoom {
+        callcast::media::init().unwrap();
+        let server = callcast_signalling::room::RoomServer::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let mut participants = Vec::new();
+        for (room, index) in people {
+            participants.push(
+                callcast::synth::SyntheticParticipant::join(
+                    &server.url(),
+                    room,
+                    callcast::synth::SynthSpec::demo(*index),
+                    callcast::config::IceConfig::loopback(),
+                )
+                .await
+                .unwrap(),
+            );
+        }
+        TestRoom {
+            server,
+            participants,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    pub async fn stop(self) {
+        for p in self.participants {
+            p.leave().await;
+        }
+        self.server.shutdown().await;
+    }
+}
