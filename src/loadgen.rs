@@ -10,7 +10,6 @@ use callcast_signalling::janus::protocol::JanusId;
 use callcast_signalling::janus::videoroom::JoinParams;
 
 use crate::config::IceConfig;
-use crate::room::RoomName;
 use crate::synth::rtp::{RemotePublishers, RemoteRoom};
 use crate::synth::{JanusParticipant, SynthSpec};
 
@@ -47,10 +46,7 @@ pub struct LoadgenOptions {
 pub async fn run(opts: LoadgenOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     crate::media::init()?;
     let params = JoinParams {
-        room: match RoomName::from(opts.room.as_str()) {
-            RoomName::Num(n) => JanusId::Num(n),
-            RoomName::Str(s) => JanusId::Str(s),
-        },
+        room: JanusId::from(opts.room.as_str()),
         display: String::new(),
         pin: opts.pin.clone(),
     };

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use callcast::config::IceConfig;
-use callcast::room::{AdapterKind, RoomName, RoomSpec};
+use callcast::room::{AdapterKind, RoomSpec};
+use callcast_signalling::janus::protocol::JanusId;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
@@ -212,7 +213,7 @@ fn main() -> ExitCode {
                             Adapter::Callcast => AdapterKind::Callcast,
                         },
                         url,
-                        room: RoomName::from(room.as_str()),
+                        room: JanusId::from(room.as_str()),
                         pin,
                         token,
                         display,

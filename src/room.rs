@@ -26,39 +26,15 @@ impl AdapterKind {
     }
 }
 
-/// A room id: Janus rooms are numbers unless they use string ids.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum RoomName {
-    Num(u64),
-    Str(String),
-}
-
-impl std::fmt::Display for RoomName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RoomName::Num(n) => write!(f, "{n}"),
-            RoomName::Str(s) => f.write_str(s),
-        }
-    }
-}
-
-impl From<&str> for RoomName {
-    /// A number if it reads as one.
-    fn from(s: &str) -> Self {
-        s.parse()
-            .map(RoomName::Num)
-            .unwrap_or_else(|_| RoomName::Str(s.to_string()))
-    }
-}
-
 #[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoomSpec {
     pub adapter: AdapterKind,
     /// `ws://` or `wss://`.
     pub url: String,
-    pub room: RoomName,
+    /// A number or a name: Janus rooms are numbers unless they use string
+    /// ids; other rooms take the text.
+    pub room: JanusId,
     #[serde(default)]
     pub pin: Option<String>,
     /// Janus API token.
@@ -103,7 +79,7 @@ impl RoomSpec {
                 "must name a host, without credentials (use token)".into(),
             ));
         }
-        if let RoomName::Str(s) = &self.room
+        if let JanusId::Str(s) = &self.room
             && (s.is_empty() || s.len() > 256)
         {
             return Err(("room", "must be 1 to 256 characters".into()));
@@ -127,10 +103,7 @@ impl RoomSpec {
         match self.adapter {
             AdapterKind::Janus => Box::new(JanusAdapter {
                 url: self.url.clone(),
-                room: match &self.room {
-                    RoomName::Num(n) => JanusId::Num(*n),
-                    RoomName::Str(s) => JanusId::Str(s.clone()),
-                },
+                room: self.room.clone(),
                 pin: self.pin.clone(),
                 token: self.token.clone(),
                 display: self.display.clone(),
@@ -158,7 +131,7 @@ mod tests {
         let s = spec(
             json!({"adapter": "janus", "url": "ws://sfu:8188", "room": 1234, "pin": "p", "token": "t"}),
         );
-        assert_eq!(s.room, RoomName::Num(1234));
+        assert_eq!(s.room, JanusId::Num(1234));
         assert_eq!(s.display, "callcast");
         assert!(s.validate().is_ok());
         let info = serde_json::to_string(&s.info()).unwrap();
@@ -168,7 +141,6 @@ mod tests {
             !debug.contains("\"p\"") && !debug.contains("\"t\""),
             "{debug}"
         );
-        assert_eq!(RoomName::from("abc"), RoomName::Str("abc".into()));
     }
 
     #[test]

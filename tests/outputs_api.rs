@@ -35,18 +35,7 @@ async fn outputs_come_and_go_without_touching_the_others() {
     let kept = dir.path().join("kept.mp4");
 
     let body = json!({"room": {"adapter": "callcast", "url": room.url(), "room": "o"}, "outputs": [record(&kept)]});
-    let resp = http
-        .post(format!("{}/v1/sessions", serve.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 201);
-    let session = format!(
-        "{}{}",
-        serve.url,
-        resp.headers()["location"].to_str().unwrap()
-    );
+    let session = serve.create_session(&http, &body).await;
     let outputs = format!("{session}/outputs");
     wait_until("Alice on the recording", async || {
         let (_, info) = send(http.get(&session)).await;

@@ -70,18 +70,7 @@ async fn srt_as_caller_and_as_listener() {
     let room = TestRoom::start(&[("s", 0)]).await;
     let dir = tempfile::tempdir().unwrap();
     let body = json!({"room": {"adapter": "callcast", "url": room.url(), "room": "s"}});
-    let resp = http
-        .post(format!("{}/v1/sessions", serve.url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 201);
-    let session = format!(
-        "{}{}",
-        serve.url,
-        resp.headers()["location"].to_str().unwrap()
-    );
+    let session = serve.create_session(&http, &body).await;
     let outputs = format!("{session}/outputs");
 
     // Bad SRT requests name the field.

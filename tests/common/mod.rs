@@ -400,6 +400,24 @@ impl Serve {
     }
 }
 
+impl Serve {
+    /// Starts a session with `body`; returns its absolute URL.
+    pub async fn create_session(&self, http: &reqwest::Client, body: &serde_json::Value) -> String {
+        let resp = http
+            .post(format!("{}/v1/sessions", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 201);
+        format!(
+            "{}{}",
+            self.url,
+            resp.headers()["location"].to_str().unwrap()
+        )
+    }
+}
+
 impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();

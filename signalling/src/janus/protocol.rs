@@ -21,6 +21,15 @@ pub enum JanusId {
     Str(String),
 }
 
+impl From<&str> for JanusId {
+    /// A number if it reads as one.
+    fn from(s: &str) -> Self {
+        s.parse()
+            .map(JanusId::Num)
+            .unwrap_or_else(|_| JanusId::Str(s.to_string()))
+    }
+}
+
 impl std::fmt::Display for JanusId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -346,5 +355,7 @@ mod tests {
         assert_eq!(serde_json::to_value(&n).unwrap(), json!(1234));
         assert_eq!(serde_json::to_value(&s).unwrap(), json!("room-a"));
         assert_eq!(format!("{n}/{s}"), "1234/room-a");
+        assert_eq!(JanusId::from("1234"), n);
+        assert_eq!(JanusId::from("room-a"), s);
     }
 }
