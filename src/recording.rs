@@ -46,6 +46,7 @@ impl RecordingSession {
             },
             outputs: vec![OutputSpec::Record {
                 location: format!("file://{}", record.display()),
+                s3: None,
             }],
             ..SessionConfig::default()
         };

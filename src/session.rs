@@ -22,7 +22,8 @@ use tokio::task::{JoinHandle, spawn_blocking};
 use crate::config::{IngestConfig, ProgramConfig};
 use crate::media::ingest::{PeerStatus, TrackKey};
 use crate::media::layout::{self, Canvas, LayoutConfig, Rect};
-use crate::media::outputs::{OutputSpec, OutputStatus};
+use crate::media::outputs::s3::S3Config;
+use crate::media::outputs::{BuildContext, OutputSpec, OutputStatus};
 use crate::media::pipeline::ProgramStatus;
 use crate::media::stats::PipelineCounts;
 use crate::media::{MediaError, MediaEvent, SessionMedia};
@@ -42,6 +43,8 @@ pub struct SessionConfig {
     pub ingest: IngestConfig,
     pub layout: LayoutConfig,
     pub outputs: Vec<OutputSpec>,
+    /// The server's S3 defaults for outputs that write to S3.
+    pub s3: S3Config,
 }
 
 /// Which room a session is in, for the API.
@@ -97,6 +100,7 @@ pub struct Session {
     stop_tx: mpsc::UnboundedSender<oneshot::Sender<StopReport>>,
     /// Numbers output ids (`record-3`) across the session's life.
     outputs_added: AtomicUsize,
+    build: BuildContext,
 }
 
 /// How a session ended.
@@ -125,9 +129,14 @@ impl Session {
                 .await
                 .expect("pipeline start does not panic")?
         };
+        let build = BuildContext {
+            session: id.clone(),
+            s3: cfg.s3.clone(),
+            program: cfg.program.clone(),
+        };
         for (index, spec) in cfg.outputs.iter().enumerate() {
             let output_id = format!("{}-{}", spec.kind(), index + 1);
-            if let Err(error) = add_output(&media, output_id, spec.clone()).await {
+            if let Err(error) = add_output(&media, output_id, spec.clone(), build.clone()).await {
                 let m = media.clone();
                 let _ = spawn_blocking(move || m.stop(Duration::from_secs(2))).await;
                 let kind = spec.kind();
@@ -156,6 +165,7 @@ impl Session {
             shared: shared.clone(),
             stop_tx,
             outputs_added: AtomicUsize::new(cfg.outputs.len()),
+            build,
         });
         let event_loop = EventLoop {
             session: Arc::downgrade(&session),
@@ -189,7 +199,7 @@ impl Session {
         }
         let n = self.outputs_added.fetch_add(1, Ordering::Relaxed) + 1;
         let id = format!("{}-{n}", spec.kind());
-        add_output(&self.media, id, spec).await
+        add_output(&self.media, id, spec, self.build.clone()).await
     }
 
     /// Finalizes and removes output `oid`; its last status, or `None` if
@@ -295,10 +305,11 @@ async fn add_output(
     media: &Arc<SessionMedia>,
     id: String,
     spec: OutputSpec,
+    ctx: BuildContext,
 ) -> Result<OutputStatus, MediaError> {
     let m = media.clone();
     spawn_blocking(move || {
-        let bin = spec.build(&id)?;
+        let bin = spec.build(&id, &ctx)?;
         m.outputs.add(&id, bin)?;
         m.outputs
             .status(&id)

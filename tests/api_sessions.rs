@@ -27,12 +27,12 @@ async fn sessions_are_created_and_stopped_over_http() {
         ("{", 400, None),
         (
             r#"{"room": {"adapter": "zoom", "url": "ws://x", "room": 1}}"#,
-            400,
+            422,
             Some("room.adapter"),
         ),
         (
             r#"{"room": {"adapter": "janus", "url": "ws://x", "room": 1, "colour": 1}}"#,
-            400,
+            422,
             Some("room.colour"),
         ),
         (

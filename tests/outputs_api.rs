@@ -62,7 +62,13 @@ async fn outputs_come_and_go_without_touching_the_others() {
             .json(&json!({"kind": "record", "location": "file:///x.mp4", "extra": 1})),
     )
     .await;
-    assert_eq!(status, 400, "{err}");
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("extra")),
+        "{err}"
+    );
+    let (status, err) = send(http.post(&outputs).json(&json!({"kind": "ftp"}))).await;
+    assert_eq!(status, 422, "{err}");
     let (status, err) = send(http.delete(format!("{outputs}/record-99"))).await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),

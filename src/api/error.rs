@@ -16,11 +16,13 @@ pub enum ApiError {
     RouteNotFound,
     #[error("this method is not allowed here")]
     MethodNotAllowed,
-    /// The body is not JSON, or not of the request's shape.
+    /// The body is not JSON (400), or JSON not of the request's shape:
+    /// an unknown field or kind, a wrong type (422).
     #[error("{message}")]
     InvalidBody {
         field: Option<String>,
         message: String,
+        malformed: bool,
     },
     /// Well-formed, but a value is not acceptable.
     #[error("{field}: {message}")]
@@ -56,7 +58,10 @@ impl ApiError {
             | ApiError::OutputNotFound(_)
             | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::InvalidBody { .. } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidBody {
+                malformed: true, ..
+            } => StatusCode::BAD_REQUEST,
+            ApiError::InvalidBody { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -102,10 +107,26 @@ impl IntoResponse for ApiError {
 pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        let malformed = !matches!(e.inner().classify(), serde_json::error::Category::Data);
+        let mut path = e.path().to_string();
+        // Inside a tagged enum the path stops at the object: name an
+        // unknown field from the message then.
+        if let Some(name) = message
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next())
+            && !path.ends_with(name)
+        {
+            path = if path == "." {
+                name.to_string()
+            } else {
+                format!("{path}.{name}")
+            };
+        }
         ApiError::InvalidBody {
             field: (path != ".").then_some(path),
-            message: e.inner().to_string(),
+            message,
+            malformed,
         }
     })
 }
@@ -132,8 +153,12 @@ mod tests {
     fn body_errors_name_the_field() {
         let err = parse_body::<Req>(br#"{"room": {"url": 5}}"#).unwrap_err();
         assert_eq!(err.field_name().as_deref(), Some("room.url"));
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let err = parse_body::<Req>(br#"{"room": {"url": "x", "pin": 1}}"#).unwrap_err();
-        assert!(err.to_string().contains("pin"), "{err}");
+        assert_eq!(err.field_name().as_deref(), Some("room.pin"));
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let err = parse_body::<Req>(br#"{"room": {"url": "x"}, "x": 1}"#).unwrap_err();
+        assert_eq!(err.field_name().as_deref(), Some("x"));
         let err = parse_body::<Req>(b"{").unwrap_err();
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
     }

@@ -49,7 +49,9 @@ pub fn router(state: ApiState) -> Router {
         )
         .route(
             "/v1/sessions/{id}/outputs/{oid}",
-            get(outputs::get).delete(outputs::delete),
+            get(outputs::get)
+                .patch(outputs::update)
+                .delete(outputs::delete),
         )
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -6,11 +6,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ApiState;
 use super::error::{ApiError, parse_body};
-use crate::media::outputs::{OutputSpec, OutputStatus};
+use crate::media::outputs::{OutputSpec, OutputStatus, UpdateError, rtmp};
 use crate::session::Session;
 
 #[derive(Serialize)]
@@ -65,6 +65,36 @@ pub async fn create(
         )],
         Json(status),
     ))
+}
+
+/// `PATCH`: what can change while an output runs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputPatch {
+    /// RTMP: the new URL list. URLs kept stay connected; new ones are
+    /// dialled, missing ones closed.
+    pub urls: Vec<String>,
+}
+
+pub async fn update(
+    State(state): State<ApiState>,
+    Path((id, oid)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<OutputStatus>, ApiError> {
+    let s = session(&state, id)?;
+    let patch: OutputPatch = parse_body(&body)?;
+    rtmp::check(&patch.urls).map_err(|(f, m)| ApiError::field(f, m))?;
+    let media = s.media().clone();
+    let oid2 = oid.clone();
+    let result = tokio::task::spawn_blocking(move || media.outputs.set_urls(&oid2, &patch.urls))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match result {
+        Ok(status) => Ok(Json(status)),
+        Err(UpdateError::NotFound) => Err(ApiError::OutputNotFound(oid)),
+        Err(e @ UpdateError::NotUpdatable(_)) => Err(ApiError::field("urls", e.to_string())),
+        Err(UpdateError::Media(e)) => Err(ApiError::field("urls", e.to_string())),
+    }
 }
 
 /// Finalizes the output (its file complete) and removes it.

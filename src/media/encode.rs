@@ -1,6 +1,12 @@
-//! The program rendition: encoded once (H.264 with x264, AAC) and tee'd to
-//! every output. Outputs get H.264 as `avc`/`au` and raw AAC; an output that
-//! needs Annex B converts in its own bin.
+//! Renditions of the program, each encoded once and tee'd to every output
+//! that asks for it: the main one (the canvas size, H.264 with x264, and
+//! AAC) always runs; others (HLS variants: another height or bitrate) are
+//! scaled from the raw program and encoded while some output uses them.
+//! Outputs get H.264 as `avc`/`au` and raw AAC; an output that needs
+//! Annex B converts in its own bin.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use gst::prelude::*;
 
@@ -8,8 +14,36 @@ use super::program::Program;
 use super::{MediaError, capsfilter, link_chain, make};
 use crate::config::ProgramConfig;
 
+/// A video rendition: its height (the width follows the canvas aspect)
+/// and bitrate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RenditionKey {
+    pub height: u32,
+    pub video_kbps: u32,
+}
+
+impl RenditionKey {
+    /// The width at this height for a `canvas_w` x `canvas_h` canvas, even.
+    pub fn width(&self, canvas_w: u32, canvas_h: u32) -> u32 {
+        let w = (self.height as u64 * canvas_w as u64 + canvas_h as u64 / 2) / canvas_h as u64;
+        (w as u32 + 1) & !1
+    }
+}
+
+/// An extra rendition and how many outputs use it.
+struct Rendition {
+    elements: Vec<gst::Element>,
+    tee: gst::Element,
+    /// The raw program tee's pad feeding it.
+    feed: gst::Pad,
+    users: usize,
+}
+
 pub struct Encoder {
-    video_in: gst::Element,
+    pipeline: gst::Pipeline,
+    cfg: ProgramConfig,
+    raw_tee: gst::Element,
+    extra: Mutex<HashMap<RenditionKey, Rendition>>,
     audio_in: gst::Element,
     video_tee: gst::Element,
     audio_tee: gst::Element,
@@ -36,20 +70,9 @@ impl Encoder {
             Ok(t)
         };
 
+        let raw_tee = tee("program-video-tee")?;
         let video_in = queue("enc-video-queue")?;
-        let x264 = make("x264enc", Some("enc-video"))?;
-        x264.set_property_from_str("tune", "zerolatency");
-        x264.set_property_from_str("speed-preset", &cfg.x264_preset);
-        x264.set_property("bitrate", cfg.video_kbps);
-        x264.set_property("key-int-max", cfg.fps * cfg.keyframe_interval_s);
-        let h264parse = make("h264parse", None)?;
-        let h264caps = capsfilter(
-            None,
-            &gst::Caps::builder("video/x-h264")
-                .field("stream-format", "avc")
-                .field("alignment", "au")
-                .build(),
-        )?;
+        let [x264, h264parse, h264caps] = h264_chain(cfg, cfg.video_kbps, Some("enc-video"))?;
         let video_tee = tee("video-tee")?;
 
         let audio_in = queue("enc-audio-queue")?;
@@ -61,15 +84,17 @@ impl Encoder {
 
         pipeline
             .add_many([
-                &video_in, &x264, &h264parse, &h264caps, &video_tee, &audio_in, &convert, &aac,
-                &aacparse, &audio_tee,
+                &raw_tee, &video_in, &x264, &h264parse, &h264caps, &video_tee, &audio_in, &convert,
+                &aac, &aacparse, &audio_tee,
             ])
             .map_err(|_| MediaError::Link("encoder elements".into()))?;
-        link_chain(&[&video_in, &x264, &h264parse, &h264caps, &video_tee])?;
+        link_chain(&[
+            &raw_tee, &video_in, &x264, &h264parse, &h264caps, &video_tee,
+        ])?;
         link_chain(&[&audio_in, &convert, &aac, &aacparse, &audio_tee])?;
         program
             .video_src()
-            .link(&video_in.static_pad("sink").expect("queue sink"))
+            .link(&raw_tee.static_pad("sink").expect("tee sink"))
             .map_err(|e| MediaError::Link(format!("program video to encoder: {e:?}")))?;
         program
             .audio_src()
@@ -77,7 +102,10 @@ impl Encoder {
             .map_err(|e| MediaError::Link(format!("program audio to encoder: {e:?}")))?;
 
         Ok(Encoder {
-            video_in,
+            pipeline: pipeline.clone(),
+            cfg: cfg.clone(),
+            raw_tee,
+            extra: Mutex::new(HashMap::new()),
             audio_in,
             video_tee,
             audio_tee,
@@ -92,18 +120,182 @@ impl Encoder {
         &self.audio_tee
     }
 
+    /// The main rendition's key.
+    pub fn main_key(&self) -> RenditionKey {
+        RenditionKey {
+            height: self.cfg.height,
+            video_kbps: self.cfg.video_kbps,
+        }
+    }
+
+    /// The tee of rendition `key`, started if no output used it yet. Pair
+    /// with [`Encoder::release`].
+    pub fn acquire(&self, key: RenditionKey) -> Result<gst::Element, MediaError> {
+        if key == self.main_key() {
+            return Ok(self.video_tee.clone());
+        }
+        let mut extra = self.extra.lock().unwrap();
+        if let Some(r) = extra.get_mut(&key) {
+            r.users += 1;
+            return Ok(r.tee.clone());
+        }
+        let name = format!("{}p{}k", key.height, key.video_kbps);
+        let queue = make("queue", None)?;
+        queue.set_property("max-size-buffers", 0u32);
+        queue.set_property("max-size-bytes", 0u32);
+        queue.set_property("max-size-time", gst::ClockTime::SECOND.nseconds());
+        let scale = make("videoconvertscale", None)?;
+        let size = capsfilter(
+            None,
+            &gst::Caps::builder("video/x-raw")
+                .field("width", key.width(self.cfg.width, self.cfg.height) as i32)
+                .field("height", key.height as i32)
+                .build(),
+        )?;
+        let [x264, parse, caps] = h264_chain(&self.cfg, key.video_kbps, None)?;
+        let tee = make("tee", Some(&format!("video-tee-{name}")))?;
+        tee.set_property("allow-not-linked", true);
+        let elements = vec![queue, scale, size, x264, parse, caps, tee.clone()];
+        self.pipeline
+            .add_many(&elements)
+            .map_err(|_| MediaError::Link(format!("rendition {name}")))?;
+        let started = link_chain(&elements.iter().collect::<Vec<_>>()).and_then(|_| {
+            for e in elements.iter().rev() {
+                e.sync_state_with_parent()
+                    .map_err(|_| MediaError::State(format!("rendition {name}")))?;
+            }
+            let feed = self
+                .raw_tee
+                .request_pad_simple("src_%u")
+                .ok_or_else(|| MediaError::Link("program video tee".into()))?;
+            match feed.link(&elements[0].static_pad("sink").expect("queue sink")) {
+                Ok(_) => Ok(feed),
+                Err(e) => {
+                    self.raw_tee.release_request_pad(&feed);
+                    Err(MediaError::Link(format!("rendition {name}: {e:?}")))
+                }
+            }
+        });
+        match started {
+            Ok(feed) => {
+                tracing::info!(rendition = %name, "rendition started");
+                extra.insert(
+                    key,
+                    Rendition {
+                        elements,
+                        tee: tee.clone(),
+                        feed,
+                        users: 1,
+                    },
+                );
+                Ok(tee)
+            }
+            Err(e) => {
+                for el in &elements {
+                    let _ = el.set_state(gst::State::Null);
+                    let _ = self.pipeline.remove(el);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// One output fewer uses rendition `key`; the last one stops it.
+    pub fn release(&self, key: RenditionKey) {
+        let mut extra = self.extra.lock().unwrap();
+        let Some(r) = extra.get_mut(&key) else { return };
+        r.users -= 1;
+        if r.users > 0 {
+            return;
+        }
+        let r = extra.remove(&key).expect("present");
+        drop(extra);
+        // Unlinked at a buffer boundary, the tee pad gets NOT_LINKED (which
+        // the tee ignores) rather than FLUSHING (which would stop the
+        // program) while the branch stops.
+        let (tx, rx) = std::sync::mpsc::channel();
+        r.feed
+            .add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, move |pad, _| {
+                if let Some(peer) = pad.peer() {
+                    let _ = pad.unlink(&peer);
+                }
+                let _ = tx.send(());
+                gst::PadProbeReturn::Remove
+            });
+        let _ = rx.recv_timeout(std::time::Duration::from_secs(1));
+        self.raw_tee.release_request_pad(&r.feed);
+        for el in &r.elements {
+            let _ = el.set_state(gst::State::Null);
+            let _ = self.pipeline.remove(el);
+        }
+        tracing::info!(rendition = %format!("{}p{}k", key.height, key.video_kbps), "rendition stopped");
+    }
+
     /// Ends the program: EOS enters both encoders, which flush what they
     /// hold, and flows through the tees into every output. The program's
     /// further frames are refused from then on. Does not wait: EOS queues
     /// behind the frame the program is pushing, which a stalled output can
     /// hold up indefinitely; callers bound the wait on the outputs instead.
     pub fn finish(&self) {
-        for q in [&self.video_in, &self.audio_in] {
-            let pad = q.static_pad("sink").expect("queue sink");
+        // Extra renditions end with the program: EOS on the raw tee reaches
+        // them too.
+        let pads = [
+            self.raw_tee.static_pad("sink").expect("tee sink"),
+            self.audio_in.static_pad("sink").expect("queue sink"),
+        ];
+        for pad in pads {
+            let q = pad.parent_element().expect("pad in element");
             std::thread::Builder::new()
                 .name(format!("eos-{}", q.name()))
                 .spawn(move || pad.send_event(gst::event::Eos::new()))
                 .expect("threads can be spawned");
         }
+    }
+}
+
+/// x264 (live settings) ! h264parse ! avc/au caps, at `kbps`.
+fn h264_chain(
+    cfg: &ProgramConfig,
+    kbps: u32,
+    name: Option<&str>,
+) -> Result<[gst::Element; 3], MediaError> {
+    let x264 = make("x264enc", name)?;
+    x264.set_property_from_str("tune", "zerolatency");
+    x264.set_property_from_str("speed-preset", &cfg.x264_preset);
+    x264.set_property("bitrate", kbps);
+    x264.set_property("key-int-max", cfg.fps * cfg.keyframe_interval_s);
+    let parse = make("h264parse", None)?;
+    let caps = capsfilter(
+        None,
+        &gst::Caps::builder("video/x-h264")
+            .field("stream-format", "avc")
+            .field("alignment", "au")
+            .build(),
+    )?;
+    Ok([x264, parse, caps])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendition_widths_follow_the_canvas_and_are_even() {
+        let w = |h| {
+            RenditionKey {
+                height: h,
+                video_kbps: 1,
+            }
+            .width(1280, 720)
+        };
+        assert_eq!([w(1080), w(720), w(360), w(270)], [1920, 1280, 640, 480]);
+        assert_eq!(
+            RenditionKey {
+                height: 240,
+                video_kbps: 1
+            }
+            .width(1000, 720),
+            334
+        );
     }
 }

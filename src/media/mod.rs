@@ -62,6 +62,14 @@ const REQUIRED_ELEMENTS: &[&str] = &[
     "aacparse",
     "isofmp4mux",
     "filesink",
+    "splitmuxsink",
+    "awss3sink",
+    "awss3hlssink",
+    "hlssink3",
+    "flvmux",
+    "rtmp2sink",
+    "mpegtsmux",
+    "srtsink",
     "queue",
     "tee",
 ];
@@ -73,6 +81,8 @@ pub fn init() -> Result<(), MediaError> {
     INIT.get_or_init(|| {
         gst::init().map_err(|e| MediaError::Init(e.to_string()))?;
         gstfmp4::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
+        gstaws::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
+        gsthlssink3::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
         for name in REQUIRED_ELEMENTS {
             if gst::ElementFactory::find(name).is_none() {
                 return Err(MediaError::MissingElement(name));

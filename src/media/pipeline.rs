@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::MediaError;
 use super::encode::Encoder;
 use super::ingest::{Ingest, RetiredTrack};
-use super::outputs::OutputManager;
+use super::outputs::{ErrorOwner, OutputManager};
 use super::program::Program;
 use super::stats::{FrameCounter, PipelineCounts, pipeline_counts};
 use crate::config::{IngestConfig, ProgramConfig};
@@ -54,7 +54,7 @@ pub struct SessionMedia {
     cfg: ProgramConfig,
     pub ingest: Ingest,
     pub outputs: OutputManager,
-    encoder: Encoder,
+    encoder: Arc<Encoder>,
     frames: Arc<FrameCounter>,
 }
 
@@ -75,9 +75,9 @@ impl SessionMedia {
             ingest_cfg.jitter_latency_ms as u64 + 1000 / program_cfg.fps.max(1) as u64,
         );
         let program = Arc::new(Program::new(&pipeline, program_cfg, input_latency)?);
-        let encoder = Encoder::new(&pipeline, &program, program_cfg)?;
+        let encoder = Arc::new(Encoder::new(&pipeline, &program, program_cfg)?);
         let frames = FrameCounter::attach(&program.video_src());
-        let outputs = OutputManager::new(&pipeline, encoder.video_tee(), encoder.audio_tee());
+        let outputs = OutputManager::new(&pipeline, encoder.clone());
         let ingest = Ingest::new(&pipeline, program, ingest_cfg.clone(), events.clone());
         let media = Arc::new(SessionMedia {
             pipeline: pipeline.clone(),
@@ -137,6 +137,22 @@ impl Drop for SessionMedia {
     }
 }
 
+/// An error's message with the first line of its element's detail (the
+/// debug text after its source location), which says what went wrong:
+/// "Could not open resource for writing: Failed to create multipart
+/// upload: ... (SignatureDoesNotMatch)".
+fn reason(message: &str, debug: Option<impl AsRef<str>>) -> String {
+    let detail = debug.as_ref().and_then(|d| {
+        let line = d.as_ref().split_once('\n')?.1.lines().next()?;
+        let short: String = line.chars().take(120).collect();
+        (!short.is_empty()).then_some(short)
+    });
+    match detail {
+        Some(d) => format!("{}: {d}", message.trim_end_matches('.')),
+        None => message.to_string(),
+    }
+}
+
 /// Handles bus messages where they are posted: logging and output state
 /// right away, anything that blocks handed to the session as an event.
 fn watch_bus(
@@ -154,17 +170,35 @@ fn watch_bus(
                     .map(|s| s.path_string().to_string())
                     .unwrap_or_default();
                 let message = err.error().to_string();
-                let output = msg.src().and_then(|src| {
-                    media
-                        .upgrade()
-                        .and_then(|m| m.outputs.fail_if_owned(src, &message))
-                });
+                let owner = match (msg.src(), media.upgrade()) {
+                    (Some(src), Some(m)) => m.outputs.on_error(src, &reason(&message, err.debug())),
+                    _ => ErrorOwner::Program,
+                };
+                let output = match owner {
+                    ErrorOwner::Program => None,
+                    ErrorOwner::Failed(id) => Some(id),
+                    // Logged by the output, which retries; its debug text
+                    // can name the destination, secrets included.
+                    ErrorOwner::Recovering(_) => return gst::BusSyncReply::Drop,
+                };
                 tracing::error!(%element, %message, debug = ?err.debug(), ?output, "pipeline error");
                 let _ = events.send(MediaEvent::Error {
                     element,
                     message,
                     output,
                 });
+            }
+            // Bins that forward their children's messages (HLS) do so to
+            // say when a sink has written its end.
+            MessageView::Element(e)
+                if e.structure().is_some_and(|s| s.name() == "GstBinForwarded") =>
+            {
+                if let Ok(inner) = e.structure().unwrap().get::<gst::Message>("message")
+                    && inner.type_() == gst::MessageType::Eos
+                    && let (Some(src), Some(m)) = (inner.src(), media.upgrade())
+                {
+                    m.outputs.on_eos(src);
+                }
             }
             MessageView::Warning(w) => {
                 let element = msg.src().map(|s| s.path_string().to_string());

@@ -12,6 +12,8 @@ use callcast::media::layout::Rect;
 use callcast::synth::PALETTE;
 
 pub mod janus;
+pub mod rtmp;
+pub mod s3;
 
 /// A running `callcast demo` or `join` whose stdout banner has been read.
 pub struct Demo {

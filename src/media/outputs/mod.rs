@@ -7,7 +7,11 @@
 //! each output's state from its sinks: live at the first buffer, stopped
 //! when every sink saw EOS, failed on an error from inside the bin.
 
+pub mod hls;
+pub mod location;
 pub mod record;
+pub mod rtmp;
+pub mod s3;
 pub mod srt;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,16 +22,42 @@ use gst::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::MediaError;
-use crate::config::Secret;
+use super::encode::{Encoder, RenditionKey};
+use crate::config::{ProgramConfig, Secret};
+use hls::{HlsOutput, HlsSettings, Variant};
+use location::Names;
 use record::RecordOutput;
+use rtmp::{RtmpOutput, UrlStatus};
+use s3::S3Config;
 use srt::{SrtMode, SrtOutput};
 
 /// An output as the API and the CLI describe it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Only deserialized: it holds secrets (stream keys, passphrases) that
+/// must never be written back out.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OutputSpec {
-    /// Fragmented MP4; `location` is a `file://` URL.
-    Record { location: String },
+    /// Fragmented MP4 to `file:///path.mp4` or `s3://bucket/key.mp4`;
+    /// `{session}` and `{start}` in the location are filled in.
+    Record {
+        location: String,
+        #[serde(default)]
+        s3: Option<S3Config>,
+    },
+    /// FLV over RTMP to every URL at once; the list can change live.
+    Rtmp { urls: Vec<String> },
+    /// Multi-variant HLS to `file:///dir/` or `s3://bucket/prefix/`.
+    Hls {
+        location: String,
+        #[serde(default)]
+        s3: Option<S3Config>,
+        variants: Vec<Variant>,
+        #[serde(default = "default_segment_s")]
+        segment_s: u32,
+        /// Segments in a live playlist; 0 keeps all (VOD at the end).
+        #[serde(default)]
+        window: u32,
+    },
     /// MPEG-TS over SRT.
     Srt {
         /// `srt://host:port`.
@@ -46,10 +76,16 @@ fn default_srt_latency() -> u32 {
     120
 }
 
+fn default_segment_s() -> u32 {
+    4
+}
+
 impl OutputSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             OutputSpec::Record { .. } => "record",
+            OutputSpec::Hls { .. } => "hls",
+            OutputSpec::Rtmp { .. } => "rtmp",
             OutputSpec::Srt { .. } => "srt",
         }
     }
@@ -58,33 +94,103 @@ impl OutputSpec {
     /// be built.
     pub fn target_field(&self) -> &'static str {
         match self {
-            OutputSpec::Record { .. } => "location",
+            OutputSpec::Record { .. } | OutputSpec::Hls { .. } => "location",
+            OutputSpec::Rtmp { .. } => "urls",
             OutputSpec::Srt { .. } => "url",
         }
     }
 
     /// Checks what can be checked before building; the error names the
     /// field (relative to the output object) and why.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    pub fn validate(&self) -> Result<(), (String, String)> {
         match self {
-            OutputSpec::Record { location } => record::check_location(location)
-                .map(|_| ())
-                .map_err(|e| ("location", e.to_string())),
+            OutputSpec::Record { location, s3 } => {
+                let names = Names {
+                    session: "session",
+                    start: "start",
+                };
+                location::expand(location, names)
+                    .and_then(|l| location::parse(&l, false))
+                    .map_err(|e| ("location".to_string(), e))?;
+                match s3 {
+                    Some(s3) => s3.validate().map_err(|(f, m)| (format!("s3.{f}"), m)),
+                    None => Ok(()),
+                }
+            }
+            OutputSpec::Hls {
+                location,
+                s3,
+                variants,
+                segment_s,
+                window,
+            } => {
+                let names = Names {
+                    session: "session",
+                    start: "start",
+                };
+                location::expand(location, names)
+                    .and_then(|l| location::parse(&l, true))
+                    .map_err(|e| ("location".to_string(), e))?;
+                if let Some(s3) = s3 {
+                    s3.validate().map_err(|(f, m)| (format!("s3.{f}"), m))?;
+                }
+                hls::playlist::check(variants, *segment_s, *window)
+            }
+            OutputSpec::Rtmp { urls } => rtmp::check(urls),
             OutputSpec::Srt {
                 url,
                 latency_ms,
                 passphrase,
                 ..
-            } => srt::check(url, *latency_ms, passphrase.as_ref().map(Secret::expose)),
+            } => srt::check(url, *latency_ms, passphrase.as_ref().map(Secret::expose))
+                .map_err(|(f, m)| (f.into(), m)),
         }
     }
 
     /// Builds the output's bin, named `name`. Blocks (it may create files).
-    pub fn build(&self, name: &str) -> Result<Box<dyn OutputBin>, MediaError> {
+    pub fn build(&self, name: &str, ctx: &BuildContext) -> Result<Box<dyn OutputBin>, MediaError> {
+        let start = time::OffsetDateTime::now_utc()
+            .format(time::macros::format_description!(
+                "[year][month][day]T[hour][minute][second]Z"
+            ))
+            .unwrap_or_default();
+        let names = Names {
+            session: &ctx.session,
+            start: &start,
+        };
         match self {
-            OutputSpec::Record { location } => {
-                Ok(Box::new(RecordOutput::to_location(name, location)?))
+            OutputSpec::Record { location, s3 } => {
+                let location = location::expand(location, names)
+                    .and_then(|l| location::parse(&l, false))
+                    .map_err(|e| MediaError::Output(format!("location {e}")))?;
+                let s3 = s3.clone().unwrap_or_default().or(&ctx.s3);
+                Ok(Box::new(RecordOutput::new(name, &location, &s3)?))
             }
+            OutputSpec::Hls {
+                location,
+                s3,
+                variants,
+                segment_s,
+                window,
+            } => {
+                let location = location::expand(location, names)
+                    .and_then(|l| location::parse(&l, true))
+                    .map_err(|e| MediaError::Output(format!("location {e}")))?;
+                let s3 = s3.clone().unwrap_or_default().or(&ctx.s3);
+                let settings = HlsSettings {
+                    variants,
+                    segment_s: *segment_s,
+                    window: *window,
+                };
+                Ok(Box::new(HlsOutput::new(
+                    name,
+                    &location,
+                    &s3,
+                    &settings,
+                    &ctx.program,
+                )?))
+            }
+            OutputSpec::Rtmp { urls } => Ok(Box::new(RtmpOutput::new(name, urls)?)),
             OutputSpec::Srt {
                 url,
                 mode,
@@ -99,6 +205,17 @@ impl OutputSpec {
             )?)),
         }
     }
+}
+
+/// What building an output needs from its session and server.
+#[derive(Debug, Clone, Default)]
+pub struct BuildContext {
+    /// The session id, for `{session}` in locations.
+    pub session: String,
+    /// The server's S3 defaults.
+    pub s3: S3Config,
+    /// The program's size, rate and audio bitrate.
+    pub program: ProgramConfig,
 }
 
 /// Adds the ghost sink pad `name` (`video` or `audio`) to an output's bin.
@@ -135,6 +252,52 @@ pub trait OutputBin: Send + Sync {
     fn bin(&self) -> &gst::Bin;
     /// Where it writes, for the API; never contains secrets.
     fn target(&self) -> String;
+
+    /// Where the manager counts bytes and waits for EOS: by default every
+    /// sink's pad. An output whose sinks come and go names a stable pad.
+    fn watched_pads(&self) -> Vec<gst::Pad> {
+        self.bin()
+            .iterate_sinks()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.static_pad("sink"))
+            .collect()
+    }
+
+    /// An error from inside the bin: true if the output deals with it
+    /// itself (a reconnect), false to mark the output failed.
+    fn handle_error(&self, _source: &gst::Object, _reason: &str) -> bool {
+        false
+    }
+
+    /// The state while running, if the output knows better than "live at
+    /// the first buffer" (a connection that is down).
+    fn live_state(&self) -> Option<OutputState> {
+        None
+    }
+
+    /// Sink pads other than `video` and `audio` that take a rendition of
+    /// the program (HLS variants), by pad name.
+    fn renditions(&self) -> Vec<(String, RenditionKey)> {
+        Vec::new()
+    }
+
+    /// A sink inside the bin posted EOS (for bins that forward messages).
+    fn on_eos(&self, _source: &gst::Object) {}
+
+    /// Per-URL state, for outputs with several destinations.
+    fn urls(&self) -> Option<Vec<UrlStatus>> {
+        None
+    }
+
+    /// Changes the destination list live; `None` if the output has none.
+    fn set_urls(&self, _urls: &[String]) -> Option<Result<(), MediaError>> {
+        None
+    }
+
+    /// After EOS reached the watched pads and before the bin stops: lets
+    /// the output finish what is behind them, within `timeout`.
+    fn finish(&self, _timeout: Duration) {}
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -142,9 +305,13 @@ pub trait OutputBin: Send + Sync {
 pub enum OutputState {
     Starting,
     Live,
+    /// A destination went away; it is being dialled again.
+    Reconnecting,
     Stopping,
     Stopped,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -160,6 +327,9 @@ pub struct OutputStatus {
     pub bitrate_bps: u64,
     /// Since its first byte.
     pub uptime_s: f64,
+    /// RTMP: each URL (masked) with its own state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urls: Option<Vec<UrlStatus>>,
 }
 
 /// State shared with the pad probes on an output's sinks.
@@ -230,6 +400,8 @@ struct Attached {
     output: Box<dyn OutputBin>,
     /// (tee, tee src pad) pairs feeding this output.
     links: Vec<(gst::Element, gst::Pad)>,
+    /// Renditions it holds.
+    renditions: Vec<RenditionKey>,
     progress: Arc<Progress>,
 }
 
@@ -245,11 +417,18 @@ impl Attached {
                 rate.live_since.map_or(0.0, |t| t.elapsed().as_secs_f64()),
             )
         };
+        let state = match self.progress.state() {
+            s @ (OutputState::Starting | OutputState::Live) => {
+                self.output.live_state().unwrap_or(s)
+            }
+            s => s,
+        };
         OutputStatus {
             id: self.id.clone(),
             kind: self.output.kind(),
             target: self.output.target(),
-            state: self.progress.state(),
+            state,
+            urls: self.output.urls(),
             bytes: self.progress.bytes.load(Ordering::Relaxed),
             bitrate_bps,
             uptime_s,
@@ -259,41 +438,102 @@ impl Attached {
 
 pub struct OutputManager {
     pipeline: gst::Pipeline,
+    encoder: Arc<Encoder>,
     video_tee: gst::Element,
     audio_tee: gst::Element,
     outputs: Mutex<Vec<Attached>>,
 }
 
 impl OutputManager {
-    pub fn new(
-        pipeline: &gst::Pipeline,
-        video_tee: &gst::Element,
-        audio_tee: &gst::Element,
-    ) -> Self {
+    pub fn new(pipeline: &gst::Pipeline, encoder: Arc<Encoder>) -> Self {
         OutputManager {
             pipeline: pipeline.clone(),
-            video_tee: video_tee.clone(),
-            audio_tee: audio_tee.clone(),
+            video_tee: encoder.video_tee().clone(),
+            audio_tee: encoder.audio_tee().clone(),
+            encoder,
             outputs: Mutex::new(Vec::new()),
         }
     }
 
-    /// Links `output` to the encoders and starts it.
+    /// Starts `output` and links it to the encoders. An output that will
+    /// not start (a store that refuses our credentials) stays listed as
+    /// failed, with the reason its elements gave; the program and the
+    /// other outputs go on.
     pub fn add(&self, id: &str, output: Box<dyn OutputBin>) -> Result<(), MediaError> {
         let bin = output.bin().clone();
-        let progress = watch_sinks(&bin);
+        let progress = watch_pads(&output.watched_pads());
+        let kind = output.kind();
+        let target = output.target();
+        // Listed first, so that an error it posts while starting is its own.
+        self.outputs.lock().unwrap().push(Attached {
+            id: id.to_string(),
+            output,
+            links: Vec::new(),
+            renditions: Vec::new(),
+            progress: progress.clone(),
+        });
+        let renditions: Vec<(String, RenditionKey)> = {
+            let outputs = self.outputs.lock().unwrap();
+            let a = outputs.iter().find(|a| a.id == id).expect("just listed");
+            a.output.renditions()
+        };
+        match self.start(id, &bin, &renditions) {
+            Ok(links) => {
+                tracing::info!(output = id, kind, %target, "output added");
+                let mut outputs = self.outputs.lock().unwrap();
+                if let Some(a) = outputs.iter_mut().find(|a| a.id == id) {
+                    a.links = links;
+                    a.renditions = renditions.into_iter().map(|(_, k)| k).collect();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(output = id, kind, error = %e, "output failed to start");
+                let mut guard = progress.state.lock().unwrap();
+                if !matches!(guard.0, OutputState::Failed { .. }) {
+                    guard.0 = OutputState::Failed {
+                        reason: e.to_string(),
+                    };
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the bin, then links it to the tees; undoes it all on failure.
+    fn start(
+        &self,
+        id: &str,
+        bin: &gst::Bin,
+        renditions: &[(String, RenditionKey)],
+    ) -> Result<Vec<(gst::Element, gst::Pad)>, MediaError> {
         self.pipeline
-            .add(&bin)
+            .add(bin)
             .map_err(|_| MediaError::Output(format!("output {id}: cannot add its bin")))?;
         // Running before it is linked: a tee pushing into a pad not yet
         // active would get FLUSHING back.
         if bin.sync_state_with_parent().is_err() {
-            let _ = bin.set_state(gst::State::Null);
-            let _ = self.pipeline.remove(&bin);
+            self.detach(bin, &[], &[]);
             return Err(MediaError::State(format!("output {id} would not start")));
         }
         let mut links = Vec::new();
-        for (tee, pad_name) in [(&self.video_tee, "video"), (&self.audio_tee, "audio")] {
+        let mut feeds = vec![
+            (self.video_tee.clone(), "video".to_string()),
+            (self.audio_tee.clone(), "audio".to_string()),
+        ];
+        let mut acquired = Vec::new();
+        for (pad, key) in renditions {
+            match self.encoder.acquire(*key) {
+                Ok(tee) => {
+                    acquired.push(*key);
+                    feeds.push((tee, pad.clone()));
+                }
+                Err(e) => {
+                    self.detach(bin, &links, &acquired);
+                    return Err(e);
+                }
+            }
+        }
+        for (tee, pad_name) in &feeds {
             let Some(sink) = bin.static_pad(pad_name) else {
                 continue;
             };
@@ -310,19 +550,12 @@ impl OutputManager {
             match linked {
                 Ok(src) => links.push((tee.clone(), src)),
                 Err(e) => {
-                    self.detach(&bin, &links);
+                    self.detach(bin, &links, &acquired);
                     return Err(e);
                 }
             }
         }
-        tracing::info!(output = id, kind = output.kind(), target = %output.target(), "output added");
-        self.outputs.lock().unwrap().push(Attached {
-            id: id.to_string(),
-            output,
-            links,
-            progress,
-        });
-        Ok(())
+        Ok(links)
     }
 
     /// Finalizes and removes one output while the program keeps running;
@@ -348,11 +581,15 @@ impl OutputManager {
                 gst::PadProbeReturn::Remove
             });
         }
+        let deadline = Instant::now() + timeout;
         let drained = attached.progress.wait_done(timeout);
         if !drained {
             tracing::warn!(output = id, "output did not drain in time; cutting it off");
         }
-        self.detach(attached.output.bin(), &attached.links);
+        attached
+            .output
+            .finish(deadline.saturating_duration_since(Instant::now()));
+        self.detach(attached.output.bin(), &attached.links, &attached.renditions);
         attached.progress.set(if drained {
             OutputState::Stopped
         } else {
@@ -374,6 +611,8 @@ impl OutputManager {
                 a.progress.set(OutputState::Stopping);
                 let left = deadline.saturating_duration_since(Instant::now());
                 let done = a.progress.wait_done(left);
+                a.output
+                    .finish(deadline.saturating_duration_since(Instant::now()));
                 a.progress.set(if done {
                     OutputState::Stopped
                 } else {
@@ -386,19 +625,43 @@ impl OutputManager {
             .collect()
     }
 
-    /// If `source` lives inside an output, marks that output failed and
-    /// returns its id. The program and the other outputs go on.
-    pub fn fail_if_owned(&self, source: &gst::Object, reason: &str) -> Option<String> {
+    /// An error posted by `source`: if it lives inside an output, that
+    /// output handles it (a reconnect) or is marked failed. The program
+    /// and the other outputs go on.
+    pub fn on_error(&self, source: &gst::Object, reason: &str) -> ErrorOwner {
         let outputs = self.outputs.lock().unwrap();
-        let owner = outputs
+        let Some(owner) = outputs
             .iter()
-            .find(|a| source.has_as_ancestor(a.output.bin()))?;
-        let mut guard = owner.progress.state.lock().unwrap();
-        guard.0 = OutputState::Failed {
-            reason: reason.to_string(),
+            .find(|a| source.has_as_ancestor(a.output.bin()))
+        else {
+            return ErrorOwner::Program;
         };
+        if owner.output.handle_error(source, reason) {
+            return ErrorOwner::Recovering(owner.id.clone());
+        }
+        let mut guard = owner.progress.state.lock().unwrap();
+        // The first error says why; later ones follow from it.
+        if !matches!(guard.0, OutputState::Failed { .. }) {
+            guard.0 = OutputState::Failed {
+                reason: reason.to_string(),
+            };
+        }
         owner.progress.changed.notify_all();
-        Some(owner.id.clone())
+        ErrorOwner::Failed(owner.id.clone())
+    }
+
+    /// Changes output `id`'s URL list live.
+    pub fn set_urls(&self, id: &str, urls: &[String]) -> Result<OutputStatus, UpdateError> {
+        let outputs = self.outputs.lock().unwrap();
+        let a = outputs
+            .iter()
+            .find(|a| a.id == id)
+            .ok_or(UpdateError::NotFound)?;
+        match a.output.set_urls(urls) {
+            None => Err(UpdateError::NotUpdatable(a.output.kind())),
+            Some(Err(e)) => Err(UpdateError::Media(e)),
+            Some(Ok(())) => Ok(a.status()),
+        }
     }
 
     pub fn statuses(&self) -> Vec<OutputStatus> {
@@ -419,30 +682,66 @@ impl OutputManager {
             .map(Attached::status)
     }
 
-    fn detach(&self, bin: &gst::Bin, links: &[(gst::Element, gst::Pad)]) {
+    fn detach(
+        &self,
+        bin: &gst::Bin,
+        links: &[(gst::Element, gst::Pad)],
+        renditions: &[RenditionKey],
+    ) {
         for (tee, src) in links {
             tee.release_request_pad(src);
         }
         let _ = bin.set_state(gst::State::Null);
         let _ = self.pipeline.remove(bin);
+        for key in renditions {
+            self.encoder.release(*key);
+        }
+    }
+
+    /// A sink posted EOS; its output may be waiting for it.
+    pub fn on_eos(&self, source: &gst::Object) {
+        let outputs = self.outputs.lock().unwrap();
+        if let Some(a) = outputs
+            .iter()
+            .find(|a| source.has_as_ancestor(a.output.bin()))
+        {
+            a.output.on_eos(source);
+        }
     }
 }
 
-/// Probes every sink in `bin`: first buffer means live, EOS on all of them
+/// Who owns an error posted on the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorOwner {
+    /// Not an output: the program itself.
+    Program,
+    /// Output `id`, which is now failed.
+    Failed(String),
+    /// Output `id`, which recovers by itself (a URL redialled).
+    Recovering(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("no such output")]
+    NotFound,
+    #[error("a {0} output has no URL list to change")]
+    NotUpdatable(&'static str),
+    #[error(transparent)]
+    Media(MediaError),
+}
+
+/// Probes `pads` (sink pads): first buffer means live, EOS on all of them
 /// means finished.
-fn watch_sinks(bin: &gst::Bin) -> Arc<Progress> {
-    let sinks: Vec<gst::Element> = bin.iterate_sinks().into_iter().flatten().collect();
+fn watch_pads(pads: &[gst::Pad]) -> Arc<Progress> {
     let progress = Arc::new(Progress {
         state: Mutex::new((OutputState::Starting, 0)),
         changed: Condvar::new(),
-        sinks: sinks.len(),
+        sinks: pads.len(),
         bytes: AtomicU64::new(0),
         rate: Mutex::new(Rate::default()),
     });
-    for sink in sinks {
-        let Some(pad) = sink.static_pad("sink") else {
-            continue;
-        };
+    for pad in pads {
         let p = progress.clone();
         pad.add_probe(
             gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,

@@ -1,0 +1,102 @@
+//! A real S3 API with SigV4 authentication (s3s-fs) on a loopback port,
+//! storing objects as files under a temporary directory.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ACCESS_KEY: &str = "callcast-test-access";
+pub const SECRET_KEY: &str = "callcast-test-secret-0123456789";
+
+pub struct S3 {
+    child: Child,
+    root: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl S3 {
+    /// Starts s3s-fs with `buckets` created.
+    pub fn start(buckets: &[&str]) -> S3 {
+        let root = tempfile::tempdir().unwrap();
+        for b in buckets {
+            std::fs::create_dir(root.path().join(b)).unwrap();
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .arg(root.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("s3s-fs runs (scripts/install-deps installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        S3 { child, root, port }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The `s3` object of an output, with our keys (or a wrong secret).
+    pub fn settings(&self, secret: &str) -> serde_json::Value {
+        serde_json::json!({
+            "endpoint": self.endpoint(),
+            "region": "us-east-1",
+            "access_key_id": ACCESS_KEY,
+            "secret_access_key": secret,
+            "path_style": true,
+        })
+    }
+
+    /// Where s3s-fs keeps `bucket/key`.
+    pub fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
+        self.root.path().join(bucket).join(key)
+    }
+
+    /// Every object key in `bucket` under `prefix`, sorted.
+    pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let base = self.root.path().join(bucket);
+        let mut keys = Vec::new();
+        let mut dirs = vec![base.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    let key = path
+                        .strip_prefix(&base)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned();
+                    // s3s-fs keeps multipart uploads in progress and
+                    // metadata beside the objects.
+                    if key.starts_with(prefix)
+                        && !key.contains(".upload")
+                        && !key.ends_with(".metadata.json")
+                    {
+                        keys.push(key);
+                    }
+                }
+            }
+        }
+        keys.sort();
+        keys
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

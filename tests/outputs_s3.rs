@@ -1,0 +1,191 @@
+//! Recording to S3 against a real S3 API with SigV4 auth (s3s-fs): a
+//! recording stopped over the API is one complete object that plays for
+//! its duration; wrong credentials fail that output with a clear reason while the
+//! session and its other outputs go on. Keys never come back.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::s3::{S3, SECRET_KEY};
+use common::*;
+use serde_json::{Value, json};
+
+async fn wait_for(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn no_secret(body: &Value) {
+    assert!(
+        !body.to_string().contains(SECRET_KEY),
+        "the secret came back: {body}"
+    );
+}
+
+fn check_mp4(path: &std::path::Path, about_s: f64) {
+    let mut kinds = streams(path);
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("audio".to_string(), "aac".to_string()),
+            ("video".to_string(), "h264".to_string())
+        ],
+        "{}",
+        path.display()
+    );
+    let d = duration_s(path);
+    assert!(
+        (d - about_s).abs() <= 1.5,
+        "{} lasts {d} s, not about {about_s}",
+        path.display()
+    );
+    let end = assert_continuous_video(path, 0.2);
+    assert!(
+        end >= about_s - 1.5,
+        "{}: video ends at {end} s",
+        path.display()
+    );
+    assert_eq!(
+        participants_at(path, d / 2.0, 1),
+        [Some(0)],
+        "{}",
+        path.display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_to_s3_and_refused() {
+    let s3 = S3::start(&["recordings"]);
+    let serve = Serve::start();
+    let http = reqwest::Client::new();
+    let room = TestRoom::start(&[("r", 0)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = json!({"room": {"adapter": "callcast", "url": room.url(), "room": "r"}});
+    let session = serve.create_session(&http, &body).await;
+    let sid = session.rsplit('/').next().unwrap().to_string();
+    let outputs = format!("{session}/outputs");
+
+    // Bad S3 requests name the field.
+    for (bad, field) in [
+        (
+            json!({"kind": "record", "location": "s3:///x.mp4"}),
+            "location",
+        ),
+        (
+            json!({"kind": "record", "location": "s3://recordings"}),
+            "location",
+        ),
+        (
+            json!({"kind": "record", "location": "s3://recordings/{nope}.mp4"}),
+            "location",
+        ),
+        (
+            json!({"kind": "record", "location": "s3://recordings/a.mp4", "s3": {"endpoint": "x"}}),
+            "s3.endpoint",
+        ),
+        (
+            json!({"kind": "record", "location": "s3://recordings/a.mp4", "s3": {"bucket": "x"}}),
+            // Inside the tagged output object serde knows the name only.
+            "bucket",
+        ),
+    ] {
+        let (status, err) = send(http.post(&outputs).json(&bad)).await;
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{bad}: {err}"
+        );
+    }
+
+    // A local recording runs throughout.
+    let local = dir.path().join("local.mp4");
+    let (status, out) = send(
+        http.post(&outputs)
+            .json(&json!({"kind": "record", "location": format!("file://{}", local.display())})),
+    )
+    .await;
+    assert_eq!(status, 201, "{out}");
+    let local_url = format!("{outputs}/{}", out["id"].as_str().unwrap());
+
+    // One object, named after the session and the start.
+    let (status, whole) = send(http.post(&outputs).json(&json!({
+        "kind": "record",
+        "location": "s3://recordings/calls/{session}-{start}.mp4",
+        "s3": s3.settings(SECRET_KEY),
+    })))
+    .await;
+    assert_eq!(status, 201, "{whole}");
+    no_secret(&whole);
+    let target = whole["target"].as_str().unwrap().to_string();
+    assert!(
+        target.starts_with(&format!("s3://recordings/calls/{sid}-")),
+        "{whole}"
+    );
+    let whole_url = format!("{outputs}/{}", whole["id"].as_str().unwrap());
+
+    // Wrong credentials: that output fails, with the reason.
+    let (status, refused) = send(http.post(&outputs).json(&json!({
+        "kind": "record",
+        "location": "s3://recordings/refused.mp4",
+        "s3": s3.settings("not-the-secret-key"),
+    })))
+    .await;
+    assert_eq!(status, 201, "{refused}");
+    let refused_url = format!("{outputs}/{}", refused["id"].as_str().unwrap());
+    wait_for(
+        "the refused output to fail",
+        Duration::from_secs(20),
+        async || send(http.get(&refused_url)).await.1["state"] == "failed",
+    )
+    .await;
+    let (_, refused) = send(http.get(&refused_url)).await;
+    let reason = refused["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(
+        reason.contains("upload") || reason.contains("signature") || reason.contains("denied"),
+        "{refused}"
+    );
+    no_secret(&refused);
+
+    wait_for("the recordings live", Duration::from_secs(20), async || {
+        let mut live = true;
+        for u in [&local_url, &whole_url] {
+            live &= send(http.get(u)).await.1["state"] == "live";
+        }
+        live
+    })
+    .await;
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(8)).await;
+
+    let (status, stopped) = send(http.delete(&whole_url)).await;
+    let whole_s = started.elapsed().as_secs_f64();
+    assert_eq!(
+        (status, stopped["state"].as_str()),
+        (200, Some("stopped")),
+        "{stopped}"
+    );
+    let (status, _) = send(http.delete(&refused_url)).await;
+    assert_eq!(status, 200);
+
+    // The session and the local recording went on throughout.
+    let (_, local_status) = send(http.get(&local_url)).await;
+    assert_eq!(local_status["state"], "live", "{local_status}");
+    let (_, info) = send(http.get(&session)).await;
+    assert_eq!(info["state"], "live", "{info}");
+    let (status, _) = send(http.delete(&local_url)).await;
+    assert_eq!(status, 200);
+
+    let key = target.strip_prefix("s3://recordings/").unwrap();
+    assert_eq!(s3.keys("recordings", "calls/"), [key.to_string()]);
+    check_mp4(&s3.object_path("recordings", key), whole_s);
+    assert!(s3.keys("recordings", "refused").is_empty());
+    room.stop().await;
+}
