@@ -347,8 +347,9 @@ impl Links {
             return true;
         };
         if link.retry_at.is_none() {
-            let (state, wait) = link.state.failed(reason);
-            tracing::warn!(url = %url::redact(&link.url), reason, retry_in_s = wait.as_secs_f32(), "rtmp url lost");
+            let reason = url::scrub(reason, &link.url);
+            let (state, wait) = link.state.failed(&reason);
+            tracing::warn!(url = %url::redact(&link.url), %reason, retry_in_s = wait.as_secs_f32(), "rtmp url lost");
             link.state = state;
             link.retry_at = Some(Instant::now() + wait);
         }

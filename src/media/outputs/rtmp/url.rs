@@ -60,6 +60,18 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// `text` (an error from the server or the sink) with `url` and its
+/// stream key masked, should the server have echoed them.
+pub fn scrub(text: &str, url: &str) -> String {
+    let base = url.split('?').next().unwrap_or(url);
+    let key = base.rsplit('/').next().unwrap_or("");
+    let mut out = text.replace(url, &redact(url));
+    if key.len() >= 4 {
+        out = out.replace(key, "…");
+    }
+    out
+}
+
 /// How long to wait before the `attempt`th reconnection (1-based): half a
 /// second, doubling up to ten.
 pub fn backoff(attempt: u32) -> Duration {
@@ -152,6 +164,18 @@ mod tests {
             "rtmp://h/live/…jkl?…"
         );
         assert!(!redact("rtmp://h/live/topsecretkey1").contains("topsecret"));
+    }
+
+    #[test]
+    fn echoed_keys_are_scrubbed() {
+        let url = "rtmp://h/live/topsecretkey1";
+        assert_eq!(
+            scrub(
+                "publish of topsecretkey1 refused by rtmp://h/live/topsecretkey1",
+                url
+            ),
+            "publish of … refused by rtmp://h/live/…ey1"
+        );
     }
 
     #[test]
