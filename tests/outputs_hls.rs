@@ -74,46 +74,8 @@ fn check_hls(root: &Path) {
         let height = probe["streams"][0]["height"].as_u64().unwrap();
         assert_eq!(format!("{height}p"), dir, "{}", segments[0].display());
         let middle = segments[segments.len() / 2].clone();
-        assert_eq!(first_frame_colour(&middle), Some(0), "{}", middle.display());
+        assert_eq!(colour_at(&middle, 0.0), Some(0), "{}", middle.display());
     }
-}
-
-/// The participant colour filling a segment's first frame.
-fn first_frame_colour(seg: &Path) -> Option<usize> {
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(seg)
-        .args([
-            "-frames:v",
-            "1",
-            "-vf",
-            "scale=64:36",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.stdout.len(),
-        64 * 36 * 3,
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut counts = std::collections::HashMap::new();
-    for px in out.stdout.chunks(3) {
-        if let Some(i) = palette_index([px[0], px[1], px[2]]) {
-            *counts.entry(i).or_insert(0) += 1;
-        }
-    }
-    // Most of the frame, with the name label and moving bar aside.
-    counts
-        .into_iter()
-        .filter(|(_, n)| *n > 64 * 36 / 3)
-        .map(|(i, _)| i)
-        .next()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

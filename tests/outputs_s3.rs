@@ -1,6 +1,6 @@
 //! Recording to S3 against a real S3 API with SigV4 auth (s3s-fs): a
 //! recording stopped over the API is one complete object that plays for
-//! its duration; wrong credentials fail that output with a clear reason while the
+//! as long as it ran; wrong credentials fail that output with a clear reason while the
 //! session and its other outputs go on. Keys never come back.
 
 mod common;
@@ -26,7 +26,10 @@ fn no_secret(body: &Value) {
     );
 }
 
-fn check_mp4(path: &std::path::Path, about_s: f64) {
+/// A recording of the participant, both streams, continuous, as long as
+/// it ran since it was added (less its start: the first key frame and
+/// fragment).
+fn check_mp4(path: &std::path::Path, ran_s: f64) {
     let mut kinds = streams(path);
     kinds.sort();
     assert_eq!(
@@ -38,24 +41,14 @@ fn check_mp4(path: &std::path::Path, about_s: f64) {
         "{}",
         path.display()
     );
+    let end = assert_continuous_video(path, 0.2);
     let d = duration_s(path);
     assert!(
-        (d - about_s).abs() <= 1.5,
-        "{} lasts {d} s, not about {about_s}",
+        end <= ran_s + 0.3 && end >= ran_s - 2.5 && (d - end).abs() <= 1.5,
+        "{}: video to {end} s, {d} s in all, after running {ran_s} s",
         path.display()
     );
-    let end = assert_continuous_video(path, 0.2);
-    assert!(
-        end >= about_s - 1.5,
-        "{}: video ends at {end} s",
-        path.display()
-    );
-    assert_eq!(
-        participants_at(path, d / 2.0, 1),
-        [Some(0)],
-        "{}",
-        path.display()
-    );
+    assert_eq!(colour_at(path, d / 2.0), Some(0), "{}", path.display());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,6 +106,7 @@ async fn record_to_s3_and_refused() {
     let local_url = format!("{outputs}/{}", out["id"].as_str().unwrap());
 
     // One object, named after the session and the start.
+    let posted = Instant::now();
     let (status, whole) = send(http.post(&outputs).json(&json!({
         "kind": "record",
         "location": "s3://recordings/calls/{session}-{start}.mp4",
@@ -162,11 +156,11 @@ async fn record_to_s3_and_refused() {
         live
     })
     .await;
-    let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(8)).await;
 
     let (status, stopped) = send(http.delete(&whole_url)).await;
-    let whole_s = started.elapsed().as_secs_f64();
+    // Live from its first byte to its end.
+    let whole_s = posted.elapsed().as_secs_f64();
     assert_eq!(
         (status, stopped["state"].as_str()),
         (200, Some("stopped")),

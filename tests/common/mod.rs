@@ -357,6 +357,44 @@ pub fn participants_at(mp4: &Path, at_s: f64, n: usize) -> Vec<Option<usize>> {
     seen
 }
 
+/// The participant colour filling most of the frame at `at_s` s of a
+/// one-participant recording, decoded from the start (no seeking: exact
+/// for any container, however indexed).
+pub fn colour_at(path: &Path, at_s: f64) -> Option<usize> {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args([
+            "-ss",
+            &format!("{at_s}"),
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=64:36",
+        ])
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.stdout.len(),
+        64 * 36 * 3,
+        "{} at {at_s} s: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut counts = std::collections::HashMap::new();
+    for px in out.stdout.chunks(3) {
+        if let Some(i) = palette_index([px[0], px[1], px[2]]) {
+            *counts.entry(i).or_insert(0) += 1;
+        }
+    }
+    // Most of the frame, with the name label and moving bar aside.
+    counts
+        .into_iter()
+        .find(|(_, n)| *n > 64 * 36 / 3)
+        .map(|(i, _)| i)
+}
+
 /// Video PTS strictly increase and never jump more than `max_gap_s`;
 /// returns the last one.
 pub fn assert_continuous_video(mp4: &Path, max_gap_s: f64) -> f64 {

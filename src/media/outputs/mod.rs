@@ -218,6 +218,22 @@ pub struct BuildContext {
     pub program: ProgramConfig,
 }
 
+/// The queue an output's input goes into: it holds `seconds` of media for
+/// a slow sink (an upload, a congested link) and then drops the oldest, so
+/// that one stalled output never holds up the encoders' tees and with them
+/// every other output.
+pub fn entry_queue(seconds: u64) -> Result<gst::Element, MediaError> {
+    let queue = crate::media::make("queue", None)?;
+    queue.set_property_from_str("leaky", "downstream");
+    queue.set_property("max-size-buffers", 0u32);
+    queue.set_property("max-size-bytes", 0u32);
+    queue.set_property(
+        "max-size-time",
+        gst::ClockTime::from_seconds(seconds).nseconds(),
+    );
+    Ok(queue)
+}
+
 /// Adds the ghost sink pad `name` (`video` or `audio`) to an output's bin.
 /// Whatever goes wrong behind it stays behind it: a flow error (a sink
 /// that failed, a branch still starting or already ended) is not returned

@@ -15,7 +15,7 @@ use gst::prelude::*;
 
 use super::location::Location;
 use super::s3::S3Config;
-use super::{OutputBin, add_sink_pad};
+use super::{OutputBin, add_sink_pad, entry_queue};
 use crate::media::{MediaError, link_chain, make};
 
 /// The longest a fragment runs (it is cut at the next key frame after).
@@ -79,10 +79,8 @@ impl RecordOutput {
             .map_err(|_| MediaError::Link("record elements".into()))?;
         link_chain(&[&mux, &sink])?;
         for kind in ["video", "audio"] {
-            let queue = make("queue", None)?;
-            queue.set_property("max-size-buffers", 0u32);
-            queue.set_property("max-size-bytes", 0u32);
-            queue.set_property("max-size-time", (2 * gst::ClockTime::SECOND).nseconds());
+            // Room for a slow part upload.
+            let queue = entry_queue(10)?;
             bin.add(&queue)
                 .map_err(|_| MediaError::Link("record queue".into()))?;
             let mux_pad = mux

@@ -3,7 +3,7 @@
 
 use gst::prelude::*;
 
-use super::{OutputBin, add_sink_pad};
+use super::{OutputBin, add_sink_pad, entry_queue};
 use crate::media::{MediaError, capsfilter, link_chain, make};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -81,7 +81,7 @@ impl SrtOutput {
         if let Some(p) = passphrase {
             sink.set_property("passphrase", p);
         }
-        let video_queue = make("queue", None)?;
+        let video_queue = entry_queue(2)?;
         let parse = make("h264parse", None)?;
         // In-band parameter sets before every key frame: a viewer may join
         // at any time.
@@ -93,7 +93,7 @@ impl SrtOutput {
                 .field("alignment", "au")
                 .build(),
         )?;
-        let audio_queue = make("queue", None)?;
+        let audio_queue = entry_queue(2)?;
         bin.add_many([&mux, &sink, &video_queue, &parse, &annexb, &audio_queue])
             .map_err(|_| MediaError::Link("srt elements".into()))?;
         link_chain(&[&mux, &sink])?;

@@ -20,7 +20,7 @@ use gst::prelude::*;
 
 use super::location::Location;
 use super::s3::S3Config;
-use super::{OutputBin, add_sink_pad};
+use super::{OutputBin, add_sink_pad, entry_queue};
 use crate::config::ProgramConfig;
 use crate::media::encode::RenditionKey;
 use crate::media::{MediaError, capsfilter, link_chain, make};
@@ -69,7 +69,7 @@ impl HlsOutput {
         // The sinks' EOS messages come up to the pipeline's handler, which
         // hands them back here: a sink's EOS means its playlist is final.
         bin.set_property("message-forward", true);
-        let audio_queue = make("queue", None)?;
+        let audio_queue = entry_queue(10)?;
         let audio_tee = make("tee", None)?;
         audio_tee.set_property("allow-not-linked", true);
         bin.add_many([&audio_queue, &audio_tee])
@@ -85,7 +85,7 @@ impl HlsOutput {
         let mut pads = Vec::new();
         for (i, v) in settings.variants.iter().enumerate() {
             let sink = variant_sink(location, s3, v, settings)?;
-            let video_queue = make("queue", None)?;
+            let video_queue = entry_queue(10)?;
             let parse = make("h264parse", None)?;
             // Parameter sets in every segment, which must decode alone.
             parse.set_property("config-interval", -1i32);

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use gst::prelude::*;
 use serde::Serialize;
 
-use super::{OutputBin, OutputState, add_sink_pad};
+use super::{OutputBin, OutputState, add_sink_pad, entry_queue};
 use crate::media::{MediaError, link_chain, make};
 use url::LinkState;
 
@@ -102,8 +102,8 @@ impl RtmpOutput {
         mux.set_property("latency", (500 * gst::ClockTime::MSECOND).nseconds());
         let tee = make("tee", None)?;
         tee.set_property("allow-not-linked", true);
-        let video_queue = make("queue", None)?;
-        let audio_queue = make("queue", None)?;
+        let video_queue = entry_queue(2)?;
+        let audio_queue = entry_queue(2)?;
         bin.add_many([&video_queue, &audio_queue, &mux, &tee])
             .map_err(|_| MediaError::Link("rtmp elements".into()))?;
         link_chain(&[&mux, &tee])?;
