@@ -207,6 +207,9 @@ impl OutputSpec {
     }
 }
 
+/// How long an output that has not written a byte gets to end.
+const UNSTARTED_DRAIN: Duration = Duration::from_secs(1);
+
 /// What building an output needs from its session and server.
 #[derive(Debug, Clone, Default)]
 pub struct BuildContext {
@@ -597,8 +600,17 @@ impl OutputManager {
                 gst::PadProbeReturn::Remove
             });
         }
+        // An output that has written nothing yet has nothing to finalize,
+        // and some muxers (flvmux, mpegtsmux) never pass on an EOS that
+        // came before any data: give it a moment only.
+        let wrote = attached.progress.bytes.load(Ordering::Relaxed) > 0;
+        let timeout = if wrote {
+            timeout
+        } else {
+            timeout.min(UNSTARTED_DRAIN)
+        };
         let deadline = Instant::now() + timeout;
-        let drained = attached.progress.wait_done(timeout);
+        let drained = attached.progress.wait_done(timeout) || !wrote;
         if !drained {
             tracing::warn!(output = id, "output did not drain in time; cutting it off");
         }

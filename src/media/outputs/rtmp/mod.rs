@@ -86,7 +86,8 @@ struct Links {
 
 pub struct RtmpOutput {
     bin: gst::Bin,
-    tee: gst::Element,
+    /// The mux's inputs, where the manager watches.
+    inputs: Vec<gst::Pad>,
     links: Arc<Links>,
     monitor: Mutex<Option<JoinHandle<()>>>,
 }
@@ -137,7 +138,9 @@ impl RtmpOutput {
             .map_err(|e| MediaError::Output(format!("rtmp monitor: {e}")))?;
         Ok(RtmpOutput {
             bin,
-            tee,
+            inputs: [&video_queue, &audio_queue]
+                .map(|q| q.static_pad("src").expect("queue src"))
+                .to_vec(),
             links,
             monitor: Mutex::new(Some(monitor)),
         })
@@ -445,9 +448,10 @@ impl OutputBin for RtmpOutput {
             .join(" ")
     }
 
-    /// The mux's output, once: links come and go.
+    /// The mux's inputs: links come and go, and flvmux (1.22) never ends
+    /// a stream that got EOS before any data.
     fn watched_pads(&self) -> Vec<gst::Pad> {
-        vec![self.tee.static_pad("sink").expect("tee sink")]
+        self.inputs.clone()
     }
 
     fn handle_error(&self, source: &gst::Object, reason: &str) -> bool {
