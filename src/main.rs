@@ -64,6 +64,17 @@ enum Command {
         /// option for several; default: every interface).
         #[arg(long = "ice-address")]
         ice_addresses: Vec<String>,
+        /// S3 endpoint for outputs that write to S3 and name none (AWS by
+        /// default). Keys come from CALLCAST_S3_ACCESS_KEY_ID and
+        /// CALLCAST_S3_SECRET_ACCESS_KEY, else the standard AWS variables.
+        #[arg(long, env = "CALLCAST_S3_ENDPOINT")]
+        s3_endpoint: Option<String>,
+        /// S3 region for those outputs.
+        #[arg(long, env = "CALLCAST_S3_REGION")]
+        s3_region: Option<String>,
+        /// Path-style S3 addressing (most S3-compatible stores want it).
+        #[arg(long, env = "CALLCAST_S3_PATH_STYLE")]
+        s3_path_style: bool,
     },
     /// Join a room as a hidden bot and record it.
     Join {
@@ -230,12 +241,17 @@ fn main() -> ExitCode {
             Command::Serve {
                 http,
                 ice_addresses,
+                s3_endpoint,
+                s3_region,
+                s3_path_style,
             } => {
+                let s3 = callcast::serve::s3_defaults(s3_endpoint, s3_region, s3_path_style)?;
                 let opts = callcast::serve::ServeOptions {
                     http,
                     ice: IceConfig {
                         local_addresses: ice_addresses,
                     },
+                    s3,
                 };
                 callcast::serve::run(opts, shutdown_signal()).await
             }

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::s3::{S3, SECRET_KEY};
+use common::s3::{ACCESS_KEY, S3, SECRET_KEY};
 use common::*;
 use serde_json::{Value, json};
 
@@ -181,5 +181,47 @@ async fn record_to_s3_and_refused() {
     assert_eq!(s3.keys("recordings", "calls/"), [key.to_string()]);
     check_mp4(&s3.object_path("recordings", key), whole_s);
     assert!(s3.keys("recordings", "refused").is_empty());
+    room.stop().await;
+}
+
+/// S3 settings from the server's configuration: the request names only
+/// the location.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_to_s3_with_the_server_settings() {
+    let s3 = S3::start(&["defaults"]);
+    let endpoint = s3.endpoint();
+    let serve = Serve::start_with(
+        &["--s3-endpoint", &endpoint, "--s3-path-style"],
+        &[
+            ("CALLCAST_S3_ACCESS_KEY_ID", ACCESS_KEY),
+            ("CALLCAST_S3_SECRET_ACCESS_KEY", SECRET_KEY),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let room = TestRoom::start(&[("d", 0)]).await;
+    let body = json!({
+        "room": {"adapter": "callcast", "url": room.url(), "room": "d"},
+        "outputs": [{"kind": "record", "location": "s3://defaults/{session}.mp4"}],
+    });
+    let session = serve.create_session(&http, &body).await;
+    let sid = session.rsplit('/').next().unwrap().to_string();
+    let output = format!("{session}/outputs/record-1");
+    wait_for("the recording live", Duration::from_secs(20), async || {
+        send(http.get(&output)).await.1["state"] == "live"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (status, stopped) = send(http.delete(&output)).await;
+    assert_eq!(
+        (status, stopped["state"].as_str()),
+        (200, Some("stopped")),
+        "{stopped}"
+    );
+    let key = format!("{sid}.mp4");
+    assert_eq!(s3.keys("defaults", ""), std::slice::from_ref(&key));
+    let path = s3.object_path("defaults", &key);
+    assert_eq!(streams(&path).len(), 2);
+    // The recording starts with the session, before the participant.
+    assert_eq!(colour_at(&path, duration_s(&path) - 1.0), Some(0));
     room.stop().await;
 }

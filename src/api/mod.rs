@@ -17,6 +17,7 @@ pub use error::ApiError;
 pub use sessions::stop_all;
 
 use crate::config::IngestConfig;
+use crate::media::outputs::s3::S3Config;
 use crate::session::Sessions;
 
 /// What the handlers share: the sessions, and the defaults new sessions get.
@@ -24,6 +25,8 @@ use crate::session::Sessions;
 pub struct ApiState {
     pub sessions: Sessions,
     pub ingest: IngestConfig,
+    /// S3 settings for outputs whose request leaves them out.
+    pub s3: S3Config,
 }
 
 impl From<Sessions> for ApiState {

@@ -90,6 +90,7 @@ pub async fn create(
         ingest: state.ingest.clone(),
         layout: req.layout,
         outputs: req.outputs,
+        s3: state.s3.clone(),
         ..SessionConfig::default()
     };
     let session = Session::start(id.clone(), req.room.info(), req.room.adapter(), cfg)

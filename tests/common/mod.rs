@@ -416,6 +416,11 @@ pub struct Serve {
 
 impl Serve {
     pub fn start() -> Serve {
+        Serve::start_with(&[], &[])
+    }
+
+    /// With more options and environment variables.
+    pub fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_callcast"))
             .args([
                 "serve",
@@ -424,6 +429,8 @@ impl Serve {
                 "--ice-address",
                 "127.0.0.1",
             ])
+            .args(args)
+            .envs(envs.iter().copied())
             .env("CALLCAST_LOG", "info")
             .stdout(Stdio::piped())
             .spawn()
