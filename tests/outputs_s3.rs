@@ -44,7 +44,9 @@ fn check_mp4(path: &std::path::Path, ran_s: f64) {
     let end = assert_continuous_video(path, 0.2);
     let d = duration_s(path);
     assert!(
-        end <= ran_s + 0.3 && end >= ran_s - 2.5 && (d - end).abs() <= 1.5,
+        // Audio may run up to a GOP ahead of the first key frame, or
+        // behind the video's end, by the file's timestamps.
+        end <= ran_s + 0.3 && end >= ran_s - 2.5 && (d - end).abs() <= 2.5,
         "{}: video to {end} s, {d} s in all, after running {ran_s} s",
         path.display()
     );

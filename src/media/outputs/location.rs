@@ -19,6 +19,14 @@ pub struct Names<'a> {
     pub start: &'a str,
 }
 
+impl Names<'static> {
+    /// Stand-ins, to check a template before there is a session.
+    pub const EXAMPLE: Names<'static> = Names {
+        session: "session",
+        start: "20260101T000000Z",
+    };
+}
+
 /// Replaces `{session}` and `{start}`; any other `{...}` is an error, so
 /// that a typo does not silently become part of a file name.
 pub fn expand(template: &str, names: Names) -> Result<String, String> {

@@ -105,13 +105,7 @@ impl OutputSpec {
     pub fn validate(&self) -> Result<(), (String, String)> {
         match self {
             OutputSpec::Record { location, s3 } => {
-                let names = Names {
-                    session: "session",
-                    start: "start",
-                };
-                location::expand(location, names)
-                    .and_then(|l| location::parse(&l, false))
-                    .map_err(|e| ("location".to_string(), e))?;
+                locate(location, Names::EXAMPLE, false).map_err(|e| ("location".into(), e))?;
                 match s3 {
                     Some(s3) => s3.validate().map_err(|(f, m)| (format!("s3.{f}"), m)),
                     None => Ok(()),
@@ -124,13 +118,7 @@ impl OutputSpec {
                 segment_s,
                 window,
             } => {
-                let names = Names {
-                    session: "session",
-                    start: "start",
-                };
-                location::expand(location, names)
-                    .and_then(|l| location::parse(&l, true))
-                    .map_err(|e| ("location".to_string(), e))?;
+                locate(location, Names::EXAMPLE, true).map_err(|e| ("location".into(), e))?;
                 if let Some(s3) = s3 {
                     s3.validate().map_err(|(f, m)| (format!("s3.{f}"), m))?;
                 }
@@ -160,8 +148,7 @@ impl OutputSpec {
         };
         match self {
             OutputSpec::Record { location, s3 } => {
-                let location = location::expand(location, names)
-                    .and_then(|l| location::parse(&l, false))
+                let location = locate(location, names, false)
                     .map_err(|e| MediaError::Output(format!("location {e}")))?;
                 let s3 = s3.clone().unwrap_or_default().or(&ctx.s3);
                 Ok(Box::new(RecordOutput::new(name, &location, &s3)?))
@@ -173,8 +160,7 @@ impl OutputSpec {
                 segment_s,
                 window,
             } => {
-                let location = location::expand(location, names)
-                    .and_then(|l| location::parse(&l, true))
+                let location = locate(location, names, true)
                     .map_err(|e| MediaError::Output(format!("location {e}")))?;
                 let s3 = s3.clone().unwrap_or_default().or(&ctx.s3);
                 let settings = HlsSettings {
@@ -205,6 +191,11 @@ impl OutputSpec {
             )?)),
         }
     }
+}
+
+/// A location template filled in with `names` and parsed.
+fn locate(template: &str, names: Names, dir: bool) -> Result<location::Location, String> {
+    location::expand(template, names).and_then(|l| location::parse(&l, dir))
 }
 
 /// How long an output that has not written a byte gets to end.
@@ -416,7 +407,9 @@ impl Progress {
 
 struct Attached {
     id: String,
-    output: Box<dyn OutputBin>,
+    /// Shared so that slow calls (finishing, changing URLs) run without
+    /// the manager's lock, which the bus handler takes.
+    output: Arc<dyn OutputBin>,
     /// (tee, tee src pad) pairs feeding this output.
     links: Vec<(gst::Element, gst::Pad)>,
     /// Renditions it holds.
@@ -483,19 +476,15 @@ impl OutputManager {
         let progress = watch_pads(&output.watched_pads());
         let kind = output.kind();
         let target = output.target();
+        let renditions = output.renditions();
         // Listed first, so that an error it posts while starting is its own.
         self.outputs.lock().unwrap().push(Attached {
             id: id.to_string(),
-            output,
+            output: Arc::from(output),
             links: Vec::new(),
             renditions: Vec::new(),
             progress: progress.clone(),
         });
-        let renditions: Vec<(String, RenditionKey)> = {
-            let outputs = self.outputs.lock().unwrap();
-            let a = outputs.iter().find(|a| a.id == id).expect("just listed");
-            a.output.renditions()
-        };
         match self.start(id, &bin, &renditions) {
             Ok(links) => {
                 tracing::info!(output = id, kind, %target, "output added");
@@ -632,23 +621,30 @@ impl OutputManager {
     /// end. Returns the ids of outputs that did not finish in time.
     pub fn wait_drained(&self, timeout: Duration) -> Vec<String> {
         let deadline = Instant::now() + timeout;
-        let outputs = self.outputs.lock().unwrap();
+        // Waited on without the lock: a streaming thread reporting an error
+        // on its way to EOS needs it.
+        let outputs: Vec<(String, Arc<dyn OutputBin>, Arc<Progress>)> = {
+            let outputs = self.outputs.lock().unwrap();
+            outputs
+                .iter()
+                .map(|a| (a.id.clone(), a.output.clone(), a.progress.clone()))
+                .collect()
+        };
         outputs
-            .iter()
-            .filter_map(|a| {
-                a.progress.set(OutputState::Stopping);
+            .into_iter()
+            .filter_map(|(id, output, progress)| {
+                progress.set(OutputState::Stopping);
                 let left = deadline.saturating_duration_since(Instant::now());
-                let done = a.progress.wait_done(left);
-                a.output
-                    .finish(deadline.saturating_duration_since(Instant::now()));
-                a.progress.set(if done {
+                let done = progress.wait_done(left);
+                output.finish(deadline.saturating_duration_since(Instant::now()));
+                progress.set(if done {
                     OutputState::Stopped
                 } else {
                     OutputState::Failed {
                         reason: "did not finish writing in time".into(),
                     }
                 });
-                (!done).then(|| a.id.clone())
+                (!done).then_some(id)
             })
             .collect()
     }
@@ -679,16 +675,20 @@ impl OutputManager {
     }
 
     /// Changes output `id`'s URL list live.
+    /// Blocks while removed URLs close, without the manager's lock.
     pub fn set_urls(&self, id: &str, urls: &[String]) -> Result<OutputStatus, UpdateError> {
-        let outputs = self.outputs.lock().unwrap();
-        let a = outputs
-            .iter()
-            .find(|a| a.id == id)
-            .ok_or(UpdateError::NotFound)?;
-        match a.output.set_urls(urls) {
-            None => Err(UpdateError::NotUpdatable(a.output.kind())),
+        let output = {
+            let outputs = self.outputs.lock().unwrap();
+            let a = outputs
+                .iter()
+                .find(|a| a.id == id)
+                .ok_or(UpdateError::NotFound)?;
+            a.output.clone()
+        };
+        match output.set_urls(urls) {
+            None => Err(UpdateError::NotUpdatable(output.kind())),
             Some(Err(e)) => Err(UpdateError::Media(e)),
-            Some(Ok(())) => Ok(a.status()),
+            Some(Ok(())) => self.status(id).ok_or(UpdateError::NotFound),
         }
     }
 
