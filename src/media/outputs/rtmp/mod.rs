@@ -94,7 +94,7 @@ pub struct RtmpOutput {
 
 impl RtmpOutput {
     pub fn new(name: &str, urls: &[String]) -> Result<Self, MediaError> {
-        check(urls).map_err(|(_, m)| MediaError::Output(m))?;
+        check(urls).map_err(|(f, m)| MediaError::Output(format!("{f}: {m}")))?;
         let bin = gst::Bin::builder().name(name).build();
         let mux = make("flvmux", None)?;
         // Live FLV: no index or duration to rewrite at the end.
@@ -149,7 +149,7 @@ impl RtmpOutput {
     /// Makes the URL list `urls`: new URLs are dialled, missing ones closed,
     /// the others left alone. Blocks while closing.
     pub fn set_urls(&self, urls: &[String]) -> Result<(), MediaError> {
-        check(urls).map_err(|(_, m)| MediaError::Output(m))?;
+        check(urls).map_err(|(f, m)| MediaError::Output(format!("{f}: {m}")))?;
         let gone: Vec<Link> = {
             let mut links = self.links.state.lock().unwrap();
             let (keep, gone) = std::mem::take(&mut *links)
@@ -206,9 +206,9 @@ pub fn check(urls: &[String]) -> Result<(), (String, String)> {
         return Err(("urls".into(), "at least one URL".into()));
     }
     for (i, u) in urls.iter().enumerate() {
-        url::check(u).map_err(|m| (format!("urls[{i}]"), format!("urls[{i}]: {m}")))?;
+        url::check(u).map_err(|m| (format!("urls[{i}]"), m))?;
         if urls[..i].contains(u) {
-            return Err((format!("urls[{i}]"), format!("urls[{i}]: listed twice")));
+            return Err((format!("urls[{i}]"), "listed twice".into()));
         }
     }
     Ok(())
