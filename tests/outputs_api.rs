@@ -5,18 +5,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
-
-async fn wait_until(what: &str, mut ok: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !ok().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn threads(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -66,10 +58,15 @@ async fn outputs_come_and_go_without_touching_the_others() {
     let body = json!({"room": {"adapter": "callcast", "url": room.url(), "room": "o"}, "outputs": [record(&kept)]});
     let session = serve.create_session(&http, &body).await;
     let outputs = format!("{session}/outputs");
-    wait_until("Alice on the recording", async || {
-        let (_, info) = send(http.get(&session)).await;
-        info["roster"][0]["tracks"][0]["receiving"] == true && info["outputs"][0]["state"] == "live"
-    })
+    wait_for(
+        "Alice on the recording",
+        Duration::from_secs(15),
+        async || {
+            let (_, info) = send(http.get(&session)).await;
+            info["roster"][0]["tracks"][0]["receiving"] == true
+                && info["outputs"][0]["state"] == "live"
+        },
+    )
     .await;
     let (_, info) = send(http.get(&session)).await;
     let baseline = info["pipeline"].clone();
@@ -121,10 +118,14 @@ async fn outputs_come_and_go_without_touching_the_others() {
         assert_eq!(added["kind"], spec["kind"]);
         // Every fifth one runs until it writes, and says so.
         if i % 5 == 4 && goes_live {
-            wait_until("the extra output live", async || {
-                let (_, o) = send(http.get(&url)).await;
-                o["state"] == "live" && o["bytes"].as_u64().unwrap_or(0) > 0
-            })
+            wait_for(
+                "the extra output live",
+                Duration::from_secs(15),
+                async || {
+                    let (_, o) = send(http.get(&url)).await;
+                    o["state"] == "live" && o["bytes"].as_u64().unwrap_or(0) > 0
+                },
+            )
             .await;
         }
         let (status, last) = send(http.delete(&url)).await;

@@ -479,6 +479,53 @@ pub async fn send(req: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
     (status, resp.json().await.unwrap_or(serde_json::Value::Null))
 }
 
+/// `path` holds one H.264 video and one AAC audio stream.
+pub fn assert_h264_aac(path: &Path) {
+    let mut kinds = streams(path);
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("audio".to_string(), "aac".to_string()),
+            ("video".to_string(), "h264".to_string())
+        ],
+        "{}",
+        path.display()
+    );
+}
+
+/// Polls `check` until it holds; fails the test after `timeout`.
+pub async fn wait_for(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// POSTs each bad body to `url`: every one is a 422 naming its field.
+/// Returns the error bodies.
+pub async fn assert_rejected(
+    http: &reqwest::Client,
+    url: &str,
+    cases: &[(serde_json::Value, &str)],
+) -> Vec<serde_json::Value> {
+    let mut errors = Vec::new();
+    for (bad, field) in cases {
+        let (status, err) = send(http.post(url).json(bad)).await;
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (422, Some(*field)),
+            "{bad}: {err}"
+        );
+        errors.push(err);
+    }
+    errors
+}
+
 /// A demo room server with synthetic participants in it, for sessions
 /// started over the API.
 pub struct TestRoom {

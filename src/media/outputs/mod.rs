@@ -228,6 +228,34 @@ pub fn entry_queue(seconds: u64) -> Result<gst::Element, MediaError> {
     Ok(queue)
 }
 
+/// h264parse putting the parameter sets before every key frame (a viewer
+/// may join, a segment must decode, at any of them) and caps for Annex B:
+/// what MPEG-TS muxers take.
+pub fn annexb_parser() -> Result<[gst::Element; 2], MediaError> {
+    let parse = crate::media::make("h264parse", None)?;
+    parse.set_property("config-interval", -1i32);
+    let caps = crate::media::capsfilter(
+        None,
+        &gst::Caps::builder("video/x-h264")
+            .field("stream-format", "byte-stream")
+            .field("alignment", "au")
+            .build(),
+    )?;
+    Ok([parse, caps])
+}
+
+/// Calls `ended` when EOS reaches `pad`, before its element handles it.
+pub fn probe_eos(pad: &gst::Pad, ended: impl Fn() + Send + Sync + 'static) {
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        if let Some(gst::PadProbeData::Event(ev)) = &info.data
+            && ev.type_() == gst::EventType::Eos
+        {
+            ended();
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
 /// Adds the ghost sink pad `name` (`video` or `audio`) to an output's bin.
 /// Whatever goes wrong behind it stays behind it: a flow error (a sink
 /// that failed, a branch still starting or already ended) is not returned

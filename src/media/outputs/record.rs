@@ -15,7 +15,7 @@ use gst::prelude::*;
 
 use super::location::Location;
 use super::s3::S3Config;
-use super::{OutputBin, add_sink_pad, entry_queue};
+use super::{OutputBin, add_sink_pad, entry_queue, probe_eos};
 use crate::media::{MediaError, link_chain, make};
 
 /// The longest a fragment runs (it is cut at the next key frame after).
@@ -96,17 +96,9 @@ impl RecordOutput {
 
         let ended = Arc::new(AtomicBool::new(false));
         let e = ended.clone();
-        sink.static_pad("sink").expect("sink pad").add_probe(
-            gst::PadProbeType::EVENT_DOWNSTREAM,
-            move |_, info| {
-                if let Some(gst::PadProbeData::Event(ev)) = &info.data
-                    && ev.type_() == gst::EventType::Eos
-                {
-                    e.store(true, Ordering::SeqCst);
-                }
-                gst::PadProbeReturn::Ok
-            },
-        );
+        probe_eos(&sink.static_pad("sink").expect("sink pad"), move || {
+            e.store(true, Ordering::SeqCst)
+        });
         Ok(RecordOutput {
             bin,
             target,

@@ -3,8 +3,8 @@
 
 use gst::prelude::*;
 
-use super::{OutputBin, add_sink_pad, entry_queue};
-use crate::media::{MediaError, capsfilter, link_chain, make};
+use super::{OutputBin, add_sink_pad, annexb_parser, entry_queue};
+use crate::media::{MediaError, link_chain, make};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -82,17 +82,7 @@ impl SrtOutput {
             sink.set_property("passphrase", p);
         }
         let video_queue = entry_queue(2)?;
-        let parse = make("h264parse", None)?;
-        // In-band parameter sets before every key frame: a viewer may join
-        // at any time.
-        parse.set_property("config-interval", -1i32);
-        let annexb = capsfilter(
-            None,
-            &gst::Caps::builder("video/x-h264")
-                .field("stream-format", "byte-stream")
-                .field("alignment", "au")
-                .build(),
-        )?;
+        let [parse, annexb] = annexb_parser()?;
         let audio_queue = entry_queue(2)?;
         bin.add_many([&mux, &sink, &video_queue, &parse, &annexb, &audio_queue])
             .map_err(|_| MediaError::Link("srt elements".into()))?;

@@ -20,10 +20,10 @@ use gst::prelude::*;
 
 use super::location::Location;
 use super::s3::S3Config;
-use super::{OutputBin, add_sink_pad, entry_queue};
+use super::{OutputBin, add_sink_pad, annexb_parser, entry_queue};
 use crate::config::ProgramConfig;
 use crate::media::encode::RenditionKey;
-use crate::media::{MediaError, capsfilter, link_chain, make};
+use crate::media::{MediaError, link_chain, make};
 pub use playlist::Variant;
 
 /// The multivariant playlist's name.
@@ -86,16 +86,7 @@ impl HlsOutput {
         for (i, v) in settings.variants.iter().enumerate() {
             let sink = variant_sink(location, s3, v, settings)?;
             let video_queue = entry_queue(10)?;
-            let parse = make("h264parse", None)?;
-            // Parameter sets in every segment, which must decode alone.
-            parse.set_property("config-interval", -1i32);
-            let annexb = capsfilter(
-                None,
-                &gst::Caps::builder("video/x-h264")
-                    .field("stream-format", "byte-stream")
-                    .field("alignment", "au")
-                    .build(),
-            )?;
+            let [parse, annexb] = annexb_parser()?;
             let variant_audio = make("queue", None)?;
             bin.add_many([&video_queue, &parse, &annexb, &variant_audio, &sink])
                 .map_err(|_| MediaError::Link("hls variant".into()))?;

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use gst::prelude::*;
 use serde::Serialize;
 
-use super::{OutputBin, OutputState, add_sink_pad, entry_queue};
+use super::{OutputBin, OutputState, add_sink_pad, entry_queue, probe_eos};
 use crate::media::{MediaError, link_chain, make};
 use url::LinkState;
 
@@ -253,18 +253,10 @@ impl Links {
         add_sink_pad(&bin, "sink", &queue.static_pad("sink").expect("queue sink"))?;
         let ended = Arc::new((Mutex::new(false), Condvar::new()));
         let e = ended.clone();
-        sink.static_pad("sink").expect("sink pad").add_probe(
-            gst::PadProbeType::EVENT_DOWNSTREAM,
-            move |_, info| {
-                if let Some(gst::PadProbeData::Event(ev)) = &info.data
-                    && ev.type_() == gst::EventType::Eos
-                {
-                    *e.0.lock().unwrap() = true;
-                    e.1.notify_all();
-                }
-                gst::PadProbeReturn::Ok
-            },
-        );
+        probe_eos(&sink.static_pad("sink").expect("sink pad"), move || {
+            *e.0.lock().unwrap() = true;
+            e.1.notify_all();
+        });
 
         self.bin
             .add(&bin)
