@@ -100,6 +100,12 @@ async fn record_to_s3_and_refused() {
     );
     let whole_url = format!("{outputs}/{}", whole["id"].as_str().unwrap());
 
+    for u in [&local_url, &whole_url] {
+        wait_for(&format!("{u} live"), Duration::from_secs(30), async || {
+            send(http.get(u)).await.1["state"] == "live"
+        })
+        .await;
+    }
     // Wrong credentials: that output fails, with the reason.
     let (status, refused) = send(http.post(&outputs).json(&json!({
         "kind": "record",
@@ -126,18 +132,25 @@ async fn record_to_s3_and_refused() {
     );
     no_secret(&refused);
 
-    wait_for("the recordings live", Duration::from_secs(20), async || {
-        let mut live = true;
+    // ... and the others write on.
+    let bytes = async || {
+        let mut total = 0;
         for u in [&local_url, &whole_url] {
-            live &= send(http.get(u)).await.1["state"] == "live";
+            total += send(http.get(u)).await.1["bytes"].as_u64().unwrap_or(0);
         }
-        live
-    })
+        total
+    };
+    let before = bytes().await;
+    wait_for(
+        "the recordings to go on",
+        Duration::from_secs(10),
+        async || bytes().await > before,
+    )
     .await;
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
 
     let (status, stopped) = send(http.delete(&whole_url)).await;
-    // Live from its first byte to its end.
+    // Since it was added.
     let whole_s = posted.elapsed().as_secs_f64();
     assert_eq!(
         (status, stopped["state"].as_str()),
