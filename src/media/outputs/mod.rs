@@ -104,13 +104,7 @@ impl OutputSpec {
     /// field (relative to the output object) and why.
     pub fn validate(&self) -> Result<(), (String, String)> {
         match self {
-            OutputSpec::Record { location, s3 } => {
-                locate(location, Names::EXAMPLE, false).map_err(|e| ("location".into(), e))?;
-                match s3 {
-                    Some(s3) => s3.validate().map_err(|(f, m)| (format!("s3.{f}"), m)),
-                    None => Ok(()),
-                }
-            }
+            OutputSpec::Record { location, s3 } => check_place(location, s3.as_ref(), false),
             OutputSpec::Hls {
                 location,
                 s3,
@@ -118,10 +112,7 @@ impl OutputSpec {
                 segment_s,
                 window,
             } => {
-                locate(location, Names::EXAMPLE, true).map_err(|e| ("location".into(), e))?;
-                if let Some(s3) = s3 {
-                    s3.validate().map_err(|(f, m)| (format!("s3.{f}"), m))?;
-                }
+                check_place(location, s3.as_ref(), true)?;
                 hls::playlist::check(variants, *segment_s, *window)
             }
             OutputSpec::Rtmp { urls } => rtmp::check(urls),
@@ -148,9 +139,7 @@ impl OutputSpec {
         };
         match self {
             OutputSpec::Record { location, s3 } => {
-                let location = locate(location, names, false)
-                    .map_err(|e| MediaError::Output(format!("location {e}")))?;
-                let s3 = s3.clone().unwrap_or_default().or(&ctx.s3);
+                let (location, s3) = place(location, s3.as_ref(), names, false, ctx)?;
                 Ok(Box::new(RecordOutput::new(name, &location, &s3)?))
             }
             OutputSpec::Hls {
@@ -160,9 +149,7 @@ impl OutputSpec {
                 segment_s,
                 window,
             } => {
-                let location = locate(location, names, true)
-                    .map_err(|e| MediaError::Output(format!("location {e}")))?;
-                let s3 = s3.clone().unwrap_or_default().or(&ctx.s3);
+                let (location, s3) = place(location, s3.as_ref(), names, true, ctx)?;
                 let settings = HlsSettings {
                     variants,
                     segment_s: *segment_s,
@@ -196,6 +183,30 @@ impl OutputSpec {
 /// A location template filled in with `names` and parsed.
 fn locate(template: &str, names: Names, dir: bool) -> Result<location::Location, String> {
     location::expand(template, names).and_then(|l| location::parse(&l, dir))
+}
+
+/// Checks where a recording or HLS output writes: its location template
+/// (a directory if `dir`) and its S3 settings.
+fn check_place(location: &str, s3: Option<&S3Config>, dir: bool) -> Result<(), (String, String)> {
+    locate(location, Names::EXAMPLE, dir).map_err(|e| ("location".into(), e))?;
+    match s3 {
+        Some(s3) => s3.validate().map_err(|(f, m)| (format!("s3.{f}"), m)),
+        None => Ok(()),
+    }
+}
+
+/// Where a recording or HLS output writes, with the S3 settings it uses:
+/// its own, filled in from the server's.
+fn place(
+    location: &str,
+    s3: Option<&S3Config>,
+    names: Names,
+    dir: bool,
+    ctx: &BuildContext,
+) -> Result<(location::Location, S3Config), MediaError> {
+    let location =
+        locate(location, names, dir).map_err(|e| MediaError::Output(format!("location {e}")))?;
+    Ok((location, s3.cloned().unwrap_or_default().or(&ctx.s3)))
 }
 
 /// How long an output that has not written a byte gets to end.
