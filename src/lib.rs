@@ -21,3 +21,4 @@ pub mod room;
 pub mod serve;
 pub mod session;
 pub mod synth;
+pub mod tagged;

@@ -47,6 +47,7 @@ impl RecordingSession {
             outputs: vec![OutputSpec::Record {
                 location: format!("file://{}", record.display()),
                 s3: None,
+                max_duration_s: None,
             }],
             ..SessionConfig::default()
         };

@@ -50,6 +50,16 @@ async fn sessions_are_created_and_stopped_over_http() {
             422,
             Some("outputs[0].location"),
         ),
+        (
+            r#"{"room": {"adapter": "janus", "url": "ws://x", "room": 1}, "outputs": [{"kind": "record", "location": "file:///x.mp4", "max_duration_s": "4"}]}"#,
+            422,
+            Some("outputs[0].max_duration_s"),
+        ),
+        (
+            r#"{"room": {"adapter": "janus", "url": "ws://x", "room": 1}, "outputs": [{"kind": "tape"}]}"#,
+            422,
+            Some("outputs[0].kind"),
+        ),
     ];
     for (body, status, field) in cases {
         let (got, err) = send(post(body.into())).await;

@@ -118,13 +118,12 @@ async fn outputs_come_and_go_without_touching_the_others() {
         assert_eq!(added["kind"], spec["kind"]);
         // Every fifth one runs until it writes, and says so.
         if i % 5 == 4 && goes_live {
-            wait_for(
+            wait_for_output(
+                &http,
+                &url,
                 "the extra output live",
                 Duration::from_secs(15),
-                async || {
-                    let (_, o) = send(http.get(&url)).await;
-                    o["state"] == "live" && o["bytes"].as_u64().unwrap_or(0) > 0
-                },
+                live,
             )
             .await;
         }

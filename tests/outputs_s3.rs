@@ -67,8 +67,7 @@ async fn record_to_s3_and_refused() {
         ),
         (
             json!({"kind": "record", "location": "s3://recordings/a.mp4", "s3": {"bucket": "x"}}),
-            // Inside the tagged output object serde knows the name only.
-            "bucket",
+            "s3.bucket",
         ),
     ];
     assert_rejected(&http, &outputs, &bad).await;
@@ -101,10 +100,7 @@ async fn record_to_s3_and_refused() {
     let whole_url = format!("{outputs}/{}", whole["id"].as_str().unwrap());
 
     for u in [&local_url, &whole_url] {
-        wait_for(&format!("{u} live"), Duration::from_secs(30), async || {
-            send(http.get(u)).await.1["state"] == "live"
-        })
-        .await;
+        wait_for_output(&http, u, "live", Duration::from_secs(30), live).await;
     }
     // Wrong credentials: that output fails, with the reason.
     let (status, refused) = send(http.post(&outputs).json(&json!({
@@ -197,10 +193,7 @@ async fn record_to_s3_with_the_server_settings() {
     let session = serve.create_session(&http, &body).await;
     let sid = session.rsplit('/').next().unwrap().to_string();
     let output = format!("{session}/outputs/record-1");
-    wait_for("the recording live", Duration::from_secs(20), async || {
-        send(http.get(&output)).await.1["state"] == "live"
-    })
-    .await;
+    wait_for_output(&http, &output, "live", Duration::from_secs(20), live).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let (status, stopped) = send(http.delete(&output)).await;
     assert_eq!(
@@ -214,5 +207,130 @@ async fn record_to_s3_with_the_server_settings() {
     assert_eq!(streams(&path).len(), 2);
     // The recording starts with the session, before the participant.
     assert_eq!(colour_at(&path, duration_s(&path) - 1.0), Some(0));
+    room.stop().await;
+}
+
+/// The video's length: its last frame's time plus one frame.
+fn video_s(path: &std::path::Path) -> f64 {
+    assert_continuous_video(path, 0.2) + 0.05
+}
+
+/// Recordings split into parts of at most 4 s, to S3 and to a file: every
+/// part is a complete file that starts with a picture (a key frame) and
+/// with both streams, the parts in between last 4 s each, and together
+/// they hold everything that was recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_split_into_parts() {
+    let s3 = S3::start(&["parts"]);
+    let serve = Serve::start();
+    let http = reqwest::Client::new();
+    let room = TestRoom::start(&[("p", 0)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let body = json!({"room": {"adapter": "callcast", "url": room.url(), "room": "p"}});
+    let session = serve.create_session(&http, &body).await;
+    let sid = session.rsplit('/').next().unwrap().to_string();
+    let outputs = format!("{session}/outputs");
+
+    let bad = [
+        (
+            json!({"kind": "record", "location": "file:///x.mp4", "max_duration_s": 0}),
+            "max_duration_s",
+        ),
+        (
+            json!({"kind": "record", "location": "file:///x.mp4", "max_duration_s": "4"}),
+            "max_duration_s",
+        ),
+        (
+            json!({"kind": "hls", "location": "file:///hls/{part}/", "variants": [{"height": 360, "video_kbps": 600}]}),
+            "location",
+        ),
+    ];
+    assert_rejected(&http, &outputs, &bad).await;
+
+    let file = dir.path().join("split.mp4");
+    let specs = [
+        json!({"kind": "record", "location": format!("file://{}", file.display()), "max_duration_s": 4}),
+        json!({"kind": "record", "location": "s3://parts/{session}/{part}.mp4",
+               "s3": s3.settings(SECRET_KEY), "max_duration_s": 4}),
+    ];
+    let mut urls = Vec::new();
+    for spec in specs {
+        let (status, out) = send(http.post(&outputs).json(&spec)).await;
+        assert_eq!(status, 201, "{out}");
+        urls.push(format!("{outputs}/{}", out["id"].as_str().unwrap()));
+    }
+    for u in &urls {
+        wait_for_output(&http, u, "live", Duration::from_secs(30), live).await;
+    }
+    let live = Instant::now();
+    tokio::time::sleep(Duration::from_secs(13)).await;
+    let mut lasts = Vec::new();
+    for u in &urls {
+        let (status, stopped) = send(http.delete(u)).await;
+        assert_eq!(
+            (status, stopped["state"].as_str()),
+            (200, Some("stopped")),
+            "{stopped}"
+        );
+        lasts.push(stopped["target"].as_str().unwrap().to_string());
+    }
+    let ran_s = live.elapsed().as_secs_f64();
+
+    let files: Vec<_> = (1..)
+        .map(|n| dir.path().join(format!("split-{n:03}.mp4")))
+        .take_while(|p| p.exists())
+        .collect();
+    let keys = s3.keys("parts", "");
+    let objects: Vec<_> = keys.iter().map(|k| s3.object_path("parts", k)).collect();
+    assert_eq!(
+        keys,
+        (1..=keys.len())
+            .map(|n| format!("{sid}/{n:03}.mp4"))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        lasts[0].ends_with(&format!("split-{:03}.mp4", files.len())),
+        "{lasts:?}"
+    );
+    assert!(
+        lasts[1].ends_with(&format!("{:03}.mp4", keys.len())),
+        "{lasts:?}"
+    );
+    tokio::task::spawn_blocking(move || {
+        for parts in [files, objects] {
+            assert!((4..=5).contains(&parts.len()), "{parts:?}");
+            let mut total = 0.0;
+            for (i, part) in parts.iter().enumerate() {
+                assert_h264_aac(part);
+                let video = video_s(part);
+                // The first part starts with the session, before the
+                // participant.
+                if i > 0 {
+                    assert_eq!(colour_at(part, 0.05), Some(0), "{}", part.display());
+                }
+                let whole = duration_s(part);
+                if i > 0 && i + 1 < parts.len() {
+                    assert!(
+                        (video - 4.0).abs() < 0.15 && (whole - 4.0).abs() < 0.25,
+                        "{}: video {video} s, {whole} s in all",
+                        part.display()
+                    );
+                }
+                eprintln!(
+                    "{}: video {video:.3} s, {whole:.3} s in all",
+                    part.display()
+                );
+                total += video;
+            }
+            // Everything since it went live, less the wait for the first
+            // key frame and fragment.
+            assert!(
+                total <= ran_s + 0.3 && total >= ran_s - 2.5,
+                "{parts:?}: {total} s of video in parts after {ran_s} s"
+            );
+        }
+    })
+    .await
+    .unwrap();
     room.stop().await;
 }

@@ -107,21 +107,19 @@ impl IntoResponse for ApiError {
 pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let message = e.inner().to_string();
+        let mut message = e.inner().to_string();
         let malformed = !matches!(e.inner().classify(), serde_json::error::Category::Data);
         let mut path = e.path().to_string();
-        // Inside a tagged enum the path stops at the object: name an
-        // unknown field from the message then.
-        if let Some(name) = message
-            .strip_prefix("unknown field `")
-            .and_then(|m| m.split('`').next())
-            && !path.ends_with(name)
-        {
+        // An error from inside a tagged object carries its own path.
+        if let Some((inner, msg)) = crate::tagged::split(&message) {
             path = if path == "." {
-                name.to_string()
+                inner.to_string()
             } else {
-                format!("{path}.{name}")
+                format!("{path}.{inner}")
             };
+            message = msg.to_string();
+        } else {
+            path = crate::tagged::with_unknown_field(&path, &message);
         }
         ApiError::InvalidBody {
             field: (path != ".").then_some(path),

@@ -506,6 +506,37 @@ pub async fn wait_for(what: &str, timeout: Duration, mut check: impl AsyncFnMut(
     }
 }
 
+/// Polls output `url` (`.../sessions/{id}/outputs/{oid}`) until `check`
+/// holds for it; fails the test after `timeout` with its last state and
+/// its session's (every output's bytes tell a stalled program from a
+/// stalled output).
+pub async fn wait_for_output(
+    http: &reqwest::Client,
+    url: &str,
+    what: &str,
+    timeout: Duration,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let (_, output) = send(http.get(url)).await;
+        if check(&output) {
+            return output;
+        }
+        if std::time::Instant::now() >= deadline {
+            let session = url.rsplit_once("/outputs/").map_or(url, |(s, _)| s);
+            let (_, info) = send(http.get(session)).await;
+            panic!("timed out waiting for {what}: {output}\nsession: {info}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The output is live and has written.
+pub fn live(output: &serde_json::Value) -> bool {
+    output["state"] == "live" && output["bytes"].as_u64().unwrap_or(0) > 0
+}
+
 /// POSTs each bad body to `url`: every one is a 422 naming its field.
 /// Returns the error bodies.
 pub async fn assert_rejected(

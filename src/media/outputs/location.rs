@@ -1,5 +1,6 @@
 //! Where an output writes: a `file://` path or an `s3://bucket/key`,
-//! with `{session}` and `{start}` filled in. Pure rules, no GStreamer.
+//! with `{session}`, `{start}` and `{part}` filled in. Pure rules, no
+//! GStreamer.
 
 use std::path::PathBuf;
 
@@ -17,6 +18,9 @@ pub struct Names<'a> {
     pub session: &'a str,
     /// When the output started, as `20261126T141500Z`.
     pub start: &'a str,
+    /// Which part of a split recording, from 1; `None` where an output
+    /// has no parts (HLS).
+    pub part: Option<u32>,
 }
 
 impl Names<'static> {
@@ -24,11 +28,13 @@ impl Names<'static> {
     pub const EXAMPLE: Names<'static> = Names {
         session: "session",
         start: "20260101T000000Z",
+        part: None,
     };
 }
 
-/// Replaces `{session}` and `{start}`; any other `{...}` is an error, so
-/// that a typo does not silently become part of a file name.
+/// Replaces `{session}`, `{start}` and `{part}` (three digits or more:
+/// `001`); any other `{...}` is an error, so that a typo does not silently
+/// become part of a file name.
 pub fn expand(template: &str, names: Names) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
@@ -38,12 +44,34 @@ pub fn expand(template: &str, names: Names) -> Result<String, String> {
         match &rest[open + 1..open + close] {
             "session" => out.push_str(names.session),
             "start" => out.push_str(names.start),
+            "part" => match names.part {
+                Some(n) => out.push_str(&format!("{n:03}")),
+                None => return Err("names {part}, which only a recording has".into()),
+            },
             other => return Err(format!("names an unknown placeholder {{{other}}}")),
         }
         rest = &rest[open + close + 1..];
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The template for the parts of a split recording: as given if it names
+/// `{part}`, else with `-{part}` before the file's extension
+/// (`rec.mp4` -> `rec-{part}.mp4`), so that parts never overwrite each
+/// other.
+pub fn with_part(template: &str) -> String {
+    if template.contains("{part}") {
+        return template.to_string();
+    }
+    let name_at = template.rfind('/').map_or(0, |i| i + 1);
+    match template[name_at..].rfind('.') {
+        Some(dot) if dot > 0 => {
+            let dot = name_at + dot;
+            format!("{}-{{part}}{}", &template[..dot], &template[dot..])
+        }
+        _ => format!("{template}-{{part}}"),
+    }
 }
 
 /// Parses `file:///absolute/path` or `s3://bucket/key`. `dir` says the
@@ -110,6 +138,7 @@ mod tests {
     const NAMES: Names = Names {
         session: "s-1",
         start: "20261126T141500Z",
+        part: None,
     };
 
     #[test]
@@ -121,6 +150,31 @@ mod tests {
         assert_eq!(expand("file:///x.mp4", NAMES).unwrap(), "file:///x.mp4");
         assert!(expand("file:///{sesion}.mp4", NAMES).is_err());
         assert!(expand("file:///{session.mp4", NAMES).is_err());
+        assert!(expand("file:///{part}.mp4", NAMES).is_err());
+        let part = |n| Names {
+            part: Some(n),
+            ..NAMES
+        };
+        assert_eq!(
+            expand("s3://b/{session}-{part}.mp4", part(7)).unwrap(),
+            "s3://b/s-1-007.mp4"
+        );
+        assert_eq!(
+            expand("file:///{part}", part(1234)).unwrap(),
+            "file:///1234"
+        );
+    }
+
+    #[test]
+    fn parts_get_their_number_in_the_name() {
+        assert_eq!(with_part("s3://b/r/{part}/a.mp4"), "s3://b/r/{part}/a.mp4");
+        assert_eq!(with_part("s3://b/r.x/a.mp4"), "s3://b/r.x/a-{part}.mp4");
+        assert_eq!(
+            with_part("file:///r/{session}"),
+            "file:///r/{session}-{part}"
+        );
+        assert_eq!(with_part("file:///r/.mp4"), "file:///r/.mp4-{part}");
+        assert_eq!(with_part("file:///r/a.b.mp4"), "file:///r/a.b-{part}.mp4");
     }
 
     #[test]

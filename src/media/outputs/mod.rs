@@ -34,15 +34,20 @@ use srt::{SrtMode, SrtOutput};
 /// An output as the API and the CLI describe it.
 /// Only deserialized: it holds secrets (stream keys, passphrases) that
 /// must never be written back out.
+/// JSON: `{"kind": "record", ...}` (see [`crate::tagged`]).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(remote = "Self", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OutputSpec {
     /// Fragmented MP4 to `file:///path.mp4` or `s3://bucket/key.mp4`;
-    /// `{session}` and `{start}` in the location are filled in.
+    /// `{session}`, `{start}` and `{part}` in the location are filled in.
     Record {
         location: String,
         #[serde(default)]
         s3: Option<S3Config>,
+        /// Starts a new part (file or object) at the first key frame after
+        /// this many seconds.
+        #[serde(default)]
+        max_duration_s: Option<u32>,
     },
     /// FLV over RTMP to every URL at once; the list can change live.
     Rtmp { urls: Vec<String> },
@@ -70,6 +75,12 @@ pub enum OutputSpec {
         #[serde(default, skip_serializing)]
         passphrase: Option<Secret>,
     },
+}
+
+impl<'de> Deserialize<'de> for OutputSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        crate::tagged::deserialize(de, "kind", |d| OutputSpec::deserialize(d))
+    }
 }
 
 fn default_srt_latency() -> u32 {
@@ -104,7 +115,20 @@ impl OutputSpec {
     /// field (relative to the output object) and why.
     pub fn validate(&self) -> Result<(), (String, String)> {
         match self {
-            OutputSpec::Record { location, s3 } => check_place(location, s3.as_ref(), false),
+            OutputSpec::Record {
+                location,
+                s3,
+                max_duration_s,
+            } => {
+                check_place(location, s3.as_ref(), false)?;
+                match max_duration_s {
+                    Some(s) if !(1..=MAX_PART_S).contains(s) => Err((
+                        "max_duration_s".into(),
+                        format!("must be from 1 to {MAX_PART_S} seconds"),
+                    )),
+                    _ => Ok(()),
+                }
+            }
             OutputSpec::Hls {
                 location,
                 s3,
@@ -136,11 +160,35 @@ impl OutputSpec {
         let names = Names {
             session: &ctx.session,
             start: &start,
+            part: None,
         };
         match self {
-            OutputSpec::Record { location, s3 } => {
-                let (location, s3) = place(location, s3.as_ref(), names, false, ctx)?;
-                Ok(Box::new(RecordOutput::new(name, &location, &s3)?))
+            OutputSpec::Record {
+                location,
+                s3,
+                max_duration_s,
+            } => {
+                let template = match max_duration_s {
+                    Some(_) => location::with_part(location),
+                    None => location.clone(),
+                };
+                let (session, start) = (ctx.session.clone(), start.clone());
+                let locate_part = move |part| {
+                    let names = Names {
+                        session: &session,
+                        start: &start,
+                        part: Some(part),
+                    };
+                    locate(&template, names, false).map_err(|e| format!("location {e}"))
+                };
+                let s3 = s3.clone().unwrap_or_default().or(&ctx.s3);
+                let split = max_duration_s.map(|s| gst::ClockTime::from_seconds(s.into()));
+                Ok(Box::new(RecordOutput::new(
+                    name,
+                    Box::new(locate_part),
+                    s3,
+                    split,
+                )?))
             }
             OutputSpec::Hls {
                 location,
@@ -188,7 +236,12 @@ fn locate(template: &str, names: Names, dir: bool) -> Result<location::Location,
 /// Checks where a recording or HLS output writes: its location template
 /// (a directory if `dir`) and its S3 settings.
 fn check_place(location: &str, s3: Option<&S3Config>, dir: bool) -> Result<(), (String, String)> {
-    locate(location, Names::EXAMPLE, dir).map_err(|e| ("location".into(), e))?;
+    // A recording (a file, not a directory) may name its part.
+    let names = Names {
+        part: (!dir).then_some(1),
+        ..Names::EXAMPLE
+    };
+    locate(location, names, dir).map_err(|e| ("location".into(), e))?;
     match s3 {
         Some(s3) => s3.validate().map_err(|(f, m)| (format!("s3.{f}"), m)),
         None => Ok(()),
@@ -208,6 +261,9 @@ fn place(
         locate(location, names, dir).map_err(|e| MediaError::Output(format!("location {e}")))?;
     Ok((location, s3.cloned().unwrap_or_default().or(&ctx.s3)))
 }
+
+/// The longest part of a split recording: a day.
+const MAX_PART_S: u32 = 24 * 3600;
 
 /// How long an output that has not written a byte gets to end.
 const UNSTARTED_DRAIN: Duration = Duration::from_secs(1);
@@ -454,6 +510,9 @@ struct Attached {
     /// Renditions it holds.
     renditions: Vec<RenditionKey>,
     progress: Arc<Progress>,
+    /// Being removed: still listed (as stopping), so that errors it posts
+    /// on its way out are its own, but no longer to be changed.
+    removing: bool,
 }
 
 impl Attached {
@@ -523,6 +582,7 @@ impl OutputManager {
             links: Vec::new(),
             renditions: Vec::new(),
             progress: progress.clone(),
+            removing: false,
         });
         match self.start(id, &bin, &renditions) {
             Ok(links) => {
@@ -609,16 +669,22 @@ impl OutputManager {
     /// returns its last status (failed if it had to be cut off after
     /// `timeout`).
     pub fn remove(&self, id: &str, timeout: Duration) -> Result<OutputStatus, MediaError> {
-        let attached = {
+        let (output, links, renditions, progress) = {
             let mut outputs = self.outputs.lock().unwrap();
-            let pos = outputs
-                .iter()
-                .position(|a| a.id == id)
+            let a = outputs
+                .iter_mut()
+                .find(|a| a.id == id && !a.removing)
                 .ok_or_else(|| MediaError::Output(format!("no output {id}")))?;
-            outputs.remove(pos)
+            a.removing = true;
+            (
+                a.output.clone(),
+                a.links.clone(),
+                a.renditions.clone(),
+                a.progress.clone(),
+            )
         };
-        attached.progress.set(OutputState::Stopping);
-        for (_, src) in &attached.links {
+        progress.set(OutputState::Stopping);
+        for (_, src) in &links {
             // Unlink at a buffer boundary, then end the branch.
             src.add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, |pad, _| {
                 if let Some(peer) = pad.peer() {
@@ -631,29 +697,32 @@ impl OutputManager {
         // An output that has written nothing yet has nothing to finalize,
         // and some muxers (flvmux, mpegtsmux) never pass on an EOS that
         // came before any data: give it a moment only.
-        let wrote = attached.progress.bytes.load(Ordering::Relaxed) > 0;
+        let wrote = progress.bytes.load(Ordering::Relaxed) > 0;
         let timeout = if wrote {
             timeout
         } else {
             timeout.min(UNSTARTED_DRAIN)
         };
         let deadline = Instant::now() + timeout;
-        let drained = attached.progress.wait_done(timeout) || !wrote;
+        let drained = progress.wait_done(timeout) || !wrote;
         if !drained {
             tracing::warn!(output = id, "output did not drain in time; cutting it off");
         }
-        attached
-            .output
-            .finish(deadline.saturating_duration_since(Instant::now()));
-        self.detach(attached.output.bin(), &attached.links, &attached.renditions);
-        attached.progress.set(if drained {
+        output.finish(deadline.saturating_duration_since(Instant::now()));
+        self.detach(output.bin(), &links, &renditions);
+        progress.set(if drained {
             OutputState::Stopped
         } else {
             OutputState::Failed {
                 reason: "did not finish writing in time".into(),
             }
         });
-        Ok(attached.status())
+        let mut outputs = self.outputs.lock().unwrap();
+        let pos = outputs
+            .iter()
+            .position(|a| a.id == id)
+            .expect("only remove() unlists an output");
+        Ok(outputs.remove(pos).status())
     }
 
     /// After the encoders got EOS: waits until every output has written its
@@ -720,7 +789,7 @@ impl OutputManager {
             let outputs = self.outputs.lock().unwrap();
             let a = outputs
                 .iter()
-                .find(|a| a.id == id)
+                .find(|a| a.id == id && !a.removing)
                 .ok_or(UpdateError::NotFound)?;
             a.output.clone()
         };

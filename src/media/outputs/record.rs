@@ -1,14 +1,19 @@
-//! Recording: fragmented MP4 to a local file or to an S3 object.
+//! Recording: fragmented MP4 to a local file or to an S3 object, whole or
+//! split into parts of a maximum duration.
 //!
 //! Fragmented so that a file cut off by a crash still plays up to its last
 //! complete fragment. A local file gets its header rewritten at the end
 //! with the duration; an S3 object is a multipart upload (awss3sink) that
 //! cannot seek back, so it keeps the fragment-only header and relies on
 //! the random-access index appended at the end.
+//!
+//! A part is a muxer and its sink behind the two entry queues. A split
+//! recording starts the next part at the first key frame past the part's
+//! duration: the video queue moves to the new muxer at that frame, the
+//! audio queue at the first audio from the same instant, and the old part
+//! gets its EOS and finishes (completing its upload) in the background.
 
-use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
@@ -21,29 +26,111 @@ use crate::media::{MediaError, link_chain, make};
 /// The longest a fragment runs (it is cut at the next key frame after).
 const FRAGMENT: gst::ClockTime = gst::ClockTime::from_seconds(1);
 
+/// How long a finished part may take to get its end, before it is
+/// stopped as it is.
+const PART_DRAIN: Duration = Duration::from_secs(60);
+
+/// Where part `n` (from 1) goes.
+pub type Locate = Box<dyn Fn(u32) -> Result<Location, String> + Send + Sync>;
+
 pub struct RecordOutput {
     bin: gst::Bin,
-    target: String,
-    /// The element that writes (filesink or awss3sink).
-    sink: gst::Element,
-    /// The sink saw EOS.
-    ended: Arc<AtomicBool>,
+    /// The entry queues' source pads, video then audio: what goes into
+    /// the parts.
+    inputs: Vec<gst::Pad>,
+    parts: Arc<Parts>,
 }
 
 impl RecordOutput {
-    /// Records to `file://` path or `s3://` object `location`. A file is
-    /// created at once, so that an unwritable path fails now rather than
-    /// once media flows.
-    pub fn new(name: &str, location: &Location, s3: &S3Config) -> Result<Self, MediaError> {
+    /// Records to the locations `locate` gives, starting a new part every
+    /// `split` if set. The first part's file or upload is created at once,
+    /// so that an unwritable path fails now rather than once media flows.
+    pub fn new(
+        name: &str,
+        locate: Locate,
+        s3: S3Config,
+        split: Option<gst::ClockTime>,
+    ) -> Result<Self, MediaError> {
+        let bin = gst::Bin::builder().name(name).build();
+        let first = Part::new(1, &locate(1).map_err(MediaError::Output)?, &s3)?;
+        first.add_to(&bin)?;
+        let mut inputs = Vec::new();
+        for (kind, mux_pad) in [("video", &first.video), ("audio", &first.audio)] {
+            // Room for a slow part upload.
+            let queue = entry_queue(10)?;
+            bin.add(&queue)
+                .map_err(|_| MediaError::Link("record queue".into()))?;
+            let src = queue.static_pad("src").expect("queue src");
+            src.link(mux_pad)
+                .map_err(|e| MediaError::Link(format!("record {kind}: {e:?}")))?;
+            not_live(&src);
+            add_sink_pad(&bin, kind, &queue.static_pad("sink").expect("queue sink"))?;
+            inputs.push(src);
+        }
+        let parts = Arc::new(Parts {
+            bin: bin.downgrade(),
+            locate,
+            s3,
+            state: Mutex::new(PartsState {
+                audio: first.audio.clone(),
+                current: Arc::new(first),
+                start: None,
+                cut: None,
+                closing: false,
+                retiring: Vec::new(),
+            }),
+        });
+        if let Some(split) = split {
+            parts.watch(&inputs[0], &inputs[1], split);
+        }
+        Ok(RecordOutput { bin, inputs, parts })
+    }
+}
+
+/// Makes the muxer take its inputs as not live: it then waits for both
+/// and takes buffers strictly in timestamp order, never leaving a stream
+/// out because its first buffer came late. A recording has no deadline
+/// (its sink does not sync to the clock), so nothing waits on it.
+fn not_live(src: &gst::Pad) {
+    src.add_probe(
+        gst::PadProbeType::QUERY_UPSTREAM | gst::PadProbeType::PULL,
+        |_, info| {
+            if let Some(gst::PadProbeData::Query(q)) = &mut info.data
+                && let gst::QueryViewMut::Latency(l) = q.view_mut()
+            {
+                let (_, min, max) = l.result();
+                l.set(false, min, max);
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+}
+
+/// One file or object being written: a muxer and its sink.
+struct Part {
+    /// From 1.
+    number: u32,
+    mux: gst::Element,
+    sink: gst::Element,
+    /// The muxer's inputs.
+    video: gst::Pad,
+    audio: gst::Pad,
+    target: String,
+    /// The sink saw EOS (it may still be completing its upload).
+    ended: Arc<(Mutex<bool>, Condvar)>,
+}
+
+impl Part {
+    fn new(number: u32, location: &Location, s3: &S3Config) -> Result<Self, MediaError> {
         let (sink, target, seekable) = match location {
             Location::File(path) => {
                 create_file(path)?;
-                let sink = make("filesink", None)?;
+                let sink = make("filesink", Some(&format!("part{number}-sink")))?;
                 sink.set_property("location", path.to_string_lossy().as_ref());
                 (sink, format!("file://{}", path.display()), true)
             }
             Location::S3 { bucket, key } => {
-                let sink = make("awss3sink", None)?;
+                let sink = make("awss3sink", Some(&format!("part{number}-sink")))?;
                 sink.set_property("bucket", bucket);
                 sink.set_property("key", key);
                 s3.apply(&sink);
@@ -55,7 +142,7 @@ impl RecordOutput {
         sink.set_property("sync", false);
         sink.set_property("async", false);
 
-        let mux = make("isofmp4mux", None)?;
+        let mux = make("isofmp4mux", Some(&format!("part{number}-mux")))?;
         mux.set_property("fragment-duration", FRAGMENT.nseconds());
         // Key frames come from the shared encoder's own cadence; asking for
         // more would change every other output too.
@@ -66,50 +153,260 @@ impl RecordOutput {
         );
         mux.set_property("write-mehd", seekable);
         mux.set_property("write-mfra", true);
-        // The muxer fixes its streams at its first output: a stream whose
-        // first buffer is late then is left out of the file for good. Live,
-        // it waits only its latency for late inputs, so give the slower
-        // encoder a second (the sink does not sync, so nothing else waits).
-        mux.set_property("latency", gst::ClockTime::SECOND.nseconds());
-        // A recording added mid-call still starts at 0.
+        // A recording (or part) added mid-call still starts at 0.
         mux.set_property("offset-to-zero", true);
+        let pad = || {
+            mux.request_pad_simple("sink_%u")
+                .ok_or_else(|| MediaError::Link("isofmp4mux pad".into()))
+        };
+        let (video, audio) = (pad()?, pad()?);
 
-        let bin = gst::Bin::builder().name(name).build();
-        bin.add_many([&mux, &sink])
-            .map_err(|_| MediaError::Link("record elements".into()))?;
-        link_chain(&[&mux, &sink])?;
-        for kind in ["video", "audio"] {
-            // Room for a slow part upload.
-            let queue = entry_queue(10)?;
-            bin.add(&queue)
-                .map_err(|_| MediaError::Link("record queue".into()))?;
-            let mux_pad = mux
-                .request_pad_simple("sink_%u")
-                .ok_or_else(|| MediaError::Link("isofmp4mux pad".into()))?;
-            queue
-                .static_pad("src")
-                .expect("queue src")
-                .link(&mux_pad)
-                .map_err(|e| MediaError::Link(format!("record {kind}: {e:?}")))?;
-            add_sink_pad(&bin, kind, &queue.static_pad("sink").expect("queue sink"))?;
-        }
-
-        let ended = Arc::new(AtomicBool::new(false));
+        let ended = Arc::new((Mutex::new(false), Condvar::new()));
         let e = ended.clone();
         probe_eos(&sink.static_pad("sink").expect("sink pad"), move || {
-            e.store(true, Ordering::SeqCst)
+            *e.0.lock().unwrap() = true;
+            e.1.notify_all();
         });
-        Ok(RecordOutput {
-            bin,
-            target,
+        Ok(Part {
+            number,
+            mux,
             sink,
+            video,
+            audio,
+            target,
             ended,
         })
     }
+
+    /// Puts the part in `bin` and runs it.
+    fn add_to(&self, bin: &gst::Bin) -> Result<(), MediaError> {
+        bin.add_many([&self.mux, &self.sink])
+            .map_err(|_| MediaError::Link("record part".into()))?;
+        link_chain(&[&self.mux, &self.sink])?;
+        for e in [&self.sink, &self.mux] {
+            e.sync_state_with_parent()
+                .map_err(|_| MediaError::State(format!("recording to {}", self.target)))?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the sink has handled its EOS (a multipart upload is
+    /// then complete), or `deadline` passes without EOS. True if done.
+    fn wait_written(&self, deadline: Instant) -> bool {
+        let (lock, cvar) = &*self.ended;
+        let mut ended = lock.lock().unwrap();
+        while !*ended {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            ended = cvar.wait_timeout(ended, left).unwrap().0;
+        }
+        drop(ended);
+        // The EOS handler holds the stream lock until it returns.
+        drop(
+            self.sink
+                .static_pad("sink")
+                .expect("sink pad")
+                .stream_lock(),
+        );
+        true
+    }
+
+    /// Takes the part out of `bin`.
+    fn remove_from(&self, bin: &gst::Bin) {
+        for e in [&self.mux, &self.sink] {
+            let _ = e.set_state(gst::State::Null);
+            let _ = bin.remove(e);
+        }
+    }
+}
+
+/// The parts of one recording: state shared with the probes on its
+/// inputs.
+struct Parts {
+    /// Weak: the probes holding this live on pads inside the bin.
+    bin: gst::glib::WeakRef<gst::Bin>,
+    locate: Locate,
+    s3: S3Config,
+    state: Mutex<PartsState>,
+}
+
+struct PartsState {
+    /// The newest part, where video goes.
+    current: Arc<Part>,
+    /// The muxer pad audio goes to: the previous part's until audio
+    /// reaches the instant where the current one starts.
+    audio: gst::Pad,
+    /// Running time of the current part's first key frame.
+    start: Option<gst::ClockTime>,
+    /// Where the current part starts, while audio has yet to move there.
+    cut: Option<gst::ClockTime>,
+    /// The inputs ended or the output is stopping: no more parts.
+    closing: bool,
+    /// Earlier parts still finishing.
+    retiring: Vec<Arc<Part>>,
+}
+
+impl Parts {
+    /// Moves the inputs to a new part every `split`.
+    fn watch(self: &Arc<Self>, video: &gst::Pad, audio: &gst::Pad, split: gst::ClockTime) {
+        let parts = self.clone();
+        video.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            if let Some(gst::PadProbeData::Buffer(b)) = &info.data
+                && !b.flags().contains(gst::BufferFlags::DELTA_UNIT)
+                && let Some(rt) = running_time(pad, b)
+            {
+                parts.on_key_frame(pad, rt, split);
+            }
+            gst::PadProbeReturn::Ok
+        });
+        let parts = self.clone();
+        audio.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            if let Some(gst::PadProbeData::Buffer(b)) = &info.data
+                && let Some(rt) = running_time(pad, b)
+            {
+                parts.on_audio(pad, rt);
+            }
+            gst::PadProbeReturn::Ok
+        });
+        let parts = self.clone();
+        probe_eos(video, move || parts.close());
+        // The recording ends while audio is still on the previous part:
+        // the current one gets its audio EOS too.
+        let parts = self.clone();
+        probe_eos(audio, move || {
+            let pending = {
+                let mut state = parts.state.lock().unwrap();
+                state.cut.take().map(|_| state.current.audio.clone())
+            };
+            if let Some(pad) = pending {
+                pad.send_event(gst::event::Eos::new());
+            }
+        });
+    }
+
+    /// Video at a key frame with running time `rt`: starts the next part
+    /// here if the current one is long enough.
+    fn on_key_frame(&self, pad: &gst::Pad, rt: gst::ClockTime, split: gst::ClockTime) {
+        let number = {
+            let mut state = self.state.lock().unwrap();
+            match state.start {
+                None => {
+                    state.start = Some(rt);
+                    return;
+                }
+                Some(start) if rt < start + split || state.closing || state.cut.is_some() => {
+                    return;
+                }
+                Some(_) => state.current.number + 1,
+            }
+        };
+        let Some(bin) = self.bin.upgrade() else {
+            return;
+        };
+        // Made without the lock: creating an upload takes a round trip.
+        let next = (self.locate)(number)
+            .map_err(MediaError::Output)
+            .and_then(|l| Part::new(number, &l, &self.s3))
+            .and_then(|p| match p.add_to(&bin) {
+                Ok(()) => Ok(p),
+                Err(e) => {
+                    p.remove_from(&bin);
+                    Err(e)
+                }
+            });
+        let next = match next {
+            Ok(next) => Arc::new(next),
+            Err(e) => {
+                // Keep writing the current part rather than lose media;
+                // the output shows failed with the reason.
+                let msg = format!("cannot start part {number}: {e}");
+                tracing::warn!(output = %bin.name(), %msg, "recording part");
+                let _ = bin.post_message(
+                    gst::message::Error::builder(gst::ResourceError::OpenWrite, &msg)
+                        .src(&bin)
+                        .build(),
+                );
+                self.state.lock().unwrap().start = Some(rt);
+                return;
+            }
+        };
+        let old = {
+            let mut state = self.state.lock().unwrap();
+            let old = std::mem::replace(&mut state.current, next.clone());
+            let _ = pad.unlink(&old.video);
+            if let Err(e) = pad.link(&next.video) {
+                tracing::error!(output = %bin.name(), error = ?e, "recording part: video link");
+            }
+            state.start = Some(rt);
+            state.cut = Some(rt);
+            state.retiring.retain(|p| !*p.ended.0.lock().unwrap());
+            state.retiring.push(old.clone());
+            old
+        };
+        old.video.send_event(gst::event::Eos::new());
+        tracing::info!(output = %bin.name(), target = %next.target, "recording part started");
+        retire(old, bin.downgrade());
+    }
+
+    /// Audio with running time `rt`: moves to the current part once it
+    /// reaches the part's start. Audio that gets to a part's end before
+    /// the video has found the key frame to cut at goes on into the old
+    /// part: waiting would stall the muxer, which takes both inputs in
+    /// timestamp order. The inputs thus stay within a buffer or two of
+    /// each other, and a part's audio ends that close to its video.
+    fn on_audio(&self, pad: &gst::Pad, rt: gst::ClockTime) {
+        let mut state = self.state.lock().unwrap();
+        let Some(cut) = state.cut.filter(|cut| rt >= *cut) else {
+            return;
+        };
+        let next = state.current.audio.clone();
+        let old = std::mem::replace(&mut state.audio, next.clone());
+        state.cut = None;
+        let _ = pad.unlink(&old);
+        if let Err(e) = pad.link(&next) {
+            tracing::error!(error = ?e, at = %cut, "recording part: audio link");
+        }
+        drop(state);
+        old.send_event(gst::event::Eos::new());
+    }
+
+    /// No more parts from now on.
+    fn close(&self) {
+        self.state.lock().unwrap().closing = true;
+    }
+}
+
+/// Stops a part that has been replaced once it has written its end.
+fn retire(part: Arc<Part>, bin: gst::glib::WeakRef<gst::Bin>) {
+    let spawned = std::thread::Builder::new()
+        .name("record-part-end".into())
+        .spawn(move || {
+            if !part.wait_written(Instant::now() + PART_DRAIN) {
+                tracing::warn!(target = %part.target, "recording part did not end in time; stopping it");
+            }
+            if let Some(bin) = bin.upgrade() {
+                part.remove_from(&bin);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start a thread to end a recording part");
+    }
+}
+
+/// A buffer's presentation time as running time on `pad`.
+fn running_time(pad: &gst::Pad, buffer: &gst::BufferRef) -> Option<gst::ClockTime> {
+    let pts = buffer.pts()?;
+    let segment = pad.sticky_event::<gst::event::Segment>(0)?;
+    segment
+        .segment()
+        .downcast_ref::<gst::ClockTime>()?
+        .to_running_time(pts)
 }
 
 /// Creates `path` and its directory.
-fn create_file(path: &Path) -> Result<(), MediaError> {
+fn create_file(path: &std::path::Path) -> Result<(), MediaError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| MediaError::Output(format!("cannot create {}: {e}", dir.display())))?;
@@ -128,26 +425,36 @@ impl OutputBin for RecordOutput {
         &self.bin
     }
 
+    /// Where the current part goes.
     fn target(&self) -> String {
-        self.target.clone()
+        self.parts.state.lock().unwrap().current.target.clone()
     }
 
-    /// The sink has seen EOS; it may still be completing its upload, in
-    /// the EOS handler that holds its stream lock. Stopping it before that
-    /// ends would abort the upload.
+    /// The muxer's inputs: the parts behind them change.
+    fn watched_pads(&self) -> Vec<gst::Pad> {
+        self.inputs.clone()
+    }
+
+    /// EOS has gone into the muxers; waits until every part still open has
+    /// written its end (its upload is complete). Stopping a sink before
+    /// that would abort its upload.
     fn finish(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
-        while !self.ended.load(Ordering::SeqCst) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
+        self.parts.close();
+        let open: Vec<Arc<Part>> = {
+            let state = self.parts.state.lock().unwrap();
+            let mut open = state.retiring.clone();
+            open.push(state.current.clone());
+            open
+        };
+        for part in open {
+            part.wait_written(deadline);
         }
-        // A sink that never got its EOS may be stuck: do not wait on it.
-        if self.ended.load(Ordering::SeqCst) {
-            drop(
-                self.sink
-                    .static_pad("sink")
-                    .expect("sink pad")
-                    .stream_lock(),
-            );
-        }
+    }
+}
+
+impl Drop for RecordOutput {
+    fn drop(&mut self) {
+        self.parts.close();
     }
 }
