@@ -218,11 +218,18 @@ fn video_s(path: &std::path::Path) -> f64 {
 /// Recordings split into parts of at most 4 s, to S3 and to a file: every
 /// part is a complete file that starts with a picture (a key frame) and
 /// with both streams, the parts in between last 4 s each, and together
-/// they hold everything that was recorded.
+/// they hold everything that was recorded. The S3 keys come from the
+/// standard AWS environment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recordings_split_into_parts() {
     let s3 = S3::start(&["parts"]);
-    let serve = Serve::start();
+    let serve = Serve::start_with(
+        &["--s3-endpoint", &s3.endpoint(), "--s3-path-style"],
+        &[
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ],
+    );
     let http = reqwest::Client::new();
     let room = TestRoom::start(&[("p", 0)]).await;
     let dir = tempfile::tempdir().unwrap();
@@ -250,8 +257,7 @@ async fn recordings_split_into_parts() {
     let file = dir.path().join("split.mp4");
     let specs = [
         json!({"kind": "record", "location": format!("file://{}", file.display()), "max_duration_s": 4}),
-        json!({"kind": "record", "location": "s3://parts/{session}/{part}.mp4",
-               "s3": s3.settings(SECRET_KEY), "max_duration_s": 4}),
+        json!({"kind": "record", "location": "s3://parts/{session}/{part}.mp4", "max_duration_s": 4}),
     ];
     let mut urls = Vec::new();
     for spec in specs {
@@ -263,7 +269,7 @@ async fn recordings_split_into_parts() {
         wait_for_output(&http, u, "live", Duration::from_secs(30), live).await;
     }
     let live = Instant::now();
-    tokio::time::sleep(Duration::from_secs(13)).await;
+    tokio::time::sleep(Duration::from_secs(15)).await;
     let mut lasts = Vec::new();
     for u in &urls {
         let (status, stopped) = send(http.delete(u)).await;
