@@ -21,7 +21,7 @@ use tokio::task::{JoinHandle, spawn_blocking};
 
 use crate::config::{IngestConfig, ProgramConfig};
 use crate::media::ingest::{PeerStatus, TrackKey};
-use crate::media::layout::{self, Canvas, LayoutConfig, Rect};
+use crate::media::layout::{self, Canvas, Fit, LayoutConfig, Rect};
 use crate::media::outputs::s3::S3Config;
 use crate::media::outputs::{BuildContext, OutputSpec, OutputStatus};
 use crate::media::pipeline::ProgramStatus;
@@ -87,17 +87,23 @@ struct Shared {
     /// The adapter gave up (it reconnects by itself otherwise).
     adapter_ended: bool,
     roster: Roster,
-    tiles: Vec<(TrackKey, Rect)>,
+    /// The layout asked for, and who is pinned.
+    layout: LayoutConfig,
+    pinned: Option<String>,
+    /// The layout kind in effect (presentation while someone shares).
+    effective: layout::Kind,
+    tiles: Vec<(TrackKey, Rect, Fit)>,
 }
 
 pub struct Session {
     id: String,
     room: RoomInfo,
-    layout: LayoutConfig,
     canvas: Canvas,
     media: Arc<SessionMedia>,
     shared: Arc<Mutex<Shared>>,
     stop_tx: mpsc::UnboundedSender<oneshot::Sender<StopReport>>,
+    /// Asks the event loop to lay the program out again; answered when done.
+    relayout_tx: mpsc::UnboundedSender<oneshot::Sender<()>>,
     /// Numbers output ids (`record-3`) across the session's life.
     outputs_added: AtomicUsize,
     build: BuildContext,
@@ -153,17 +159,21 @@ impl Session {
             room_error: None,
             adapter_ended: false,
             roster: Roster::default(),
+            effective: cfg.layout.kind,
+            layout: cfg.layout,
+            pinned: None,
             tiles: Vec::new(),
         }));
         let (stop_tx, stop_rx) = mpsc::unbounded_channel();
+        let (relayout_tx, relayout_rx) = mpsc::unbounded_channel();
         let session = Arc::new(Session {
             id: id.clone(),
             room,
-            layout: cfg.layout.clone(),
             canvas: cfg.program.canvas(),
             media: media.clone(),
             shared: shared.clone(),
             stop_tx,
+            relayout_tx,
             outputs_added: AtomicUsize::new(cfg.outputs.len()),
             build,
         });
@@ -171,11 +181,16 @@ impl Session {
             session: Arc::downgrade(&session),
             media,
             shared,
-            layout: cfg.layout,
             canvas: cfg.program.canvas(),
             commands,
         };
-        tokio::spawn(event_loop.run(room_events, media_events, adapter_task, stop_rx));
+        tokio::spawn(event_loop.run(
+            room_events,
+            media_events,
+            adapter_task,
+            stop_rx,
+            relayout_rx,
+        ));
         Ok(session)
     }
 
@@ -235,6 +250,60 @@ impl Session {
         })
     }
 
+    /// The layout in use and where every tile is.
+    pub fn layout_view(&self) -> LayoutView {
+        self.layout_view_of(&self.shared.lock().unwrap())
+    }
+
+    fn layout_view_of(&self, shared: &Shared) -> LayoutView {
+        LayoutView {
+            config: shared.layout.clone(),
+            effective: shared.effective,
+            pinned: shared.pinned.clone(),
+            canvas: self.canvas,
+            tiles: shared
+                .tiles
+                .iter()
+                .map(|(k, r, f)| TileView {
+                    participant_id: k.participant_id.clone(),
+                    track_id: k.track_id.clone(),
+                    rect: *r,
+                    fit: *f,
+                })
+                .collect(),
+        }
+    }
+
+    /// Changes the layout live (already validated); returns once the
+    /// program shows it.
+    pub async fn set_layout(&self, config: LayoutConfig) -> LayoutView {
+        self.shared.lock().unwrap().layout = config;
+        self.relayout().await
+    }
+
+    /// Pins `participant` (features them in speaker and single layouts),
+    /// or unpins with `None`.
+    pub async fn pin(&self, participant: Option<String>) -> Result<LayoutView, PinError> {
+        {
+            let mut shared = self.shared.lock().unwrap();
+            if let Some(p) = &participant
+                && !shared.roster.members().iter().any(|m| &m.id == p)
+            {
+                return Err(PinError::NotInCall(p.clone()));
+            }
+            shared.pinned = participant;
+        }
+        Ok(self.relayout().await)
+    }
+
+    async fn relayout(&self) -> LayoutView {
+        let (tx, rx) = oneshot::channel();
+        if self.relayout_tx.send(tx).is_ok() {
+            let _ = rx.await;
+        }
+        self.layout_view()
+    }
+
     pub fn summary(&self) -> SessionSummary {
         let shared = self.shared.lock().unwrap();
         SessionSummary {
@@ -279,19 +348,7 @@ impl Session {
             self_id: shared.self_id.clone(),
             room_error: shared.room_error.clone(),
             roster,
-            layout: LayoutView {
-                config: self.layout.clone(),
-                canvas: self.canvas,
-                tiles: shared
-                    .tiles
-                    .iter()
-                    .map(|(k, r)| TileView {
-                        participant_id: k.participant_id.clone(),
-                        track_id: k.track_id.clone(),
-                        rect: *r,
-                    })
-                    .collect(),
-            },
+            layout: self.layout_view_of(&shared),
             outputs: self.media.outputs.statuses(),
             program: self.media.program_status(),
             peers: self.media.ingest.peers(),
@@ -365,8 +422,20 @@ pub struct TrackView {
 #[derive(Debug, Clone, Serialize)]
 pub struct LayoutView {
     pub config: LayoutConfig,
+    /// The kind in effect: `presentation` while someone shares, if the
+    /// configuration says so.
+    pub effective: layout::Kind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<String>,
     pub canvas: Canvas,
     pub tiles: Vec<TileView>,
+}
+
+/// Why a pin was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PinError {
+    #[error("{0} is not in the call")]
+    NotInCall(String),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -375,13 +444,13 @@ pub struct TileView {
     pub track_id: String,
     #[serde(flatten)]
     pub rect: Rect,
+    pub fit: Fit,
 }
 
 struct EventLoop {
     session: std::sync::Weak<Session>,
     media: Arc<SessionMedia>,
     shared: Arc<Mutex<Shared>>,
-    layout: LayoutConfig,
     canvas: Canvas,
     commands: mpsc::UnboundedSender<RoomCommand>,
 }
@@ -393,6 +462,7 @@ impl EventLoop {
         mut media_events: mpsc::UnboundedReceiver<MediaEvent>,
         mut adapter_task: JoinHandle<Result<(), adapter::AdapterError>>,
         mut stop_rx: mpsc::UnboundedReceiver<oneshot::Sender<StopReport>>,
+        mut relayout_rx: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
     ) {
         let mut adapter_running = true;
         let reply = loop {
@@ -402,6 +472,10 @@ impl EventLoop {
                 ended = &mut adapter_task, if adapter_running => {
                     adapter_running = false;
                     self.on_adapter_ended(ended);
+                }
+                Some(done) = relayout_rx.recv() => {
+                    self.relayout();
+                    let _ = done.send(());
                 }
                 reply = stop_rx.recv() => break reply,
             }
@@ -480,6 +554,12 @@ impl EventLoop {
             // The SFU may keep the m-lines (Janus renegotiates later, if
             // ever): stop receiving now, so no bin idles on a dead track.
             RoomEvent::ParticipantLeft { participant_id } => {
+                {
+                    let mut shared = self.shared.lock().unwrap();
+                    if shared.pinned.as_ref() == Some(&participant_id) {
+                        shared.pinned = None;
+                    }
+                }
                 let media = self.media.clone();
                 let _ = spawn_blocking(move || {
                     media
@@ -550,13 +630,25 @@ impl EventLoop {
     }
 
     fn relayout(&self) {
-        let keys = self.shared.lock().unwrap().roster.video_tiles();
-        let tiles = layout::compute(&self.layout, self.canvas, &keys);
+        let (config, scene) = {
+            let mut shared = self.shared.lock().unwrap();
+            let mut scene = shared.roster.scene();
+            scene.pinned = shared.pinned.clone();
+            shared.effective = layout::effective_kind(&shared.layout, &scene);
+            (shared.layout.clone(), scene)
+        };
+        let tiles: Vec<(TrackKey, Rect, Fit)> = layout::compute(&config, self.canvas, &scene)
+            .into_iter()
+            .filter_map(|t| match t.content {
+                layout::Content::Video { track } => Some((track, t.rect, t.fit)),
+                _ => None,
+            })
+            .collect();
         self.media.ingest.set_tiles(&tiles);
         // An SFU with simulcast sends the layer that fits each tile.
         let sizes = tiles
             .iter()
-            .map(|(k, r)| adapter::VideoSize {
+            .map(|(k, r, _)| adapter::VideoSize {
                 participant_id: k.participant_id.clone(),
                 track_id: k.track_id.clone(),
                 width: r.width,

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use callcast::media::layout::{Canvas, GridOptions, grid};
+use callcast::media::layout::{Canvas, LayoutConfig, grid};
 use common::*;
 
 const CANVAS: Canvas = Canvas {
@@ -15,7 +15,7 @@ const CANVAS: Canvas = Canvas {
 
 /// Palette indices shown by the tiles of an `n`-tile grid.
 fn tile_colours(frame: &Frame, n: usize) -> Vec<Option<usize>> {
-    grid(n, CANVAS, &GridOptions::default())
+    grid(n, CANVAS, &LayoutConfig::default())
         .into_iter()
         .map(|tile| palette_index(frame.dominant(tile)))
         .collect()

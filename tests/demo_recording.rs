@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use callcast::media::layout::{Canvas, GridOptions, grid};
+use callcast::media::layout::{Canvas, LayoutConfig, grid};
 use callcast::synth::{PALETTE, tone_hz};
 use common::*;
 
@@ -83,7 +83,7 @@ fn three_participants_are_recorded_with_their_colours_and_tones() {
             width: 1280,
             height: 720,
         },
-        &GridOptions::default(),
+        &LayoutConfig::default(),
     );
     let frame = frame_at(&mp4, duration / 2.0);
     for (i, tile) in tiles.iter().enumerate() {

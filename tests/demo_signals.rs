@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use callcast::media::layout::{Canvas, GridOptions, grid};
+use callcast::media::layout::{Canvas, LayoutConfig, grid};
 use common::*;
 
 fn signal(demo: &Demo, sig: &str) {
@@ -27,7 +27,7 @@ fn assert_both_tiles(mp4: &Path, at_s: f64) {
             width: 1280,
             height: 720,
         },
-        &GridOptions::default(),
+        &LayoutConfig::default(),
     );
     let frame = frame_at(mp4, at_s);
     let colours: Vec<_> = tiles

@@ -6,7 +6,7 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use callcast::media::layout::{Canvas, GridOptions, grid};
+use callcast::media::layout::{Canvas, LayoutConfig, grid};
 use common::janus::{JanusNet, PIN, PINNED_ROOM};
 use common::*;
 
@@ -41,7 +41,7 @@ fn the_pin_lets_callcast_in_and_a_wrong_one_does_not() {
         width: 1280,
         height: 720,
     };
-    let tile = grid(1, canvas, &GridOptions::default())[0];
+    let tile = grid(1, canvas, &LayoutConfig::default())[0];
     let frame = frame_at(&mp4, 6.0);
     assert_eq!(palette_index(frame.dominant(tile)), Some(0));
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use callcast::media::layout::{Canvas, GridOptions, grid};
+use callcast::media::layout::{Canvas, LayoutConfig, grid};
 use callcast::synth::PALETTE;
 use common::janus::JanusNet;
 use common::*;
@@ -34,7 +34,7 @@ fn twenty_five_remote_publishers_fill_the_grid() {
     };
     let last = video_pts(&mp4).into_iter().fold(0.0, f64::max);
     let frame = frame_at(&mp4, last - 0.5);
-    let mut seen: Vec<Option<usize>> = grid(N, canvas, &GridOptions::default())
+    let mut seen: Vec<Option<usize>> = grid(N, canvas, &LayoutConfig::default())
         .into_iter()
         .map(|tile| palette_index(frame.dominant(tile)))
         .collect();

@@ -2,13 +2,14 @@
 //! sessions; nothing here blocks on GStreamer.
 
 mod error;
+mod layout;
 mod outputs;
 mod sessions;
 
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -46,6 +47,11 @@ pub fn router(state: ApiState) -> Router {
             "/v1/sessions/{id}",
             get(sessions::get).delete(sessions::delete),
         )
+        .route(
+            "/v1/sessions/{id}/layout",
+            get(layout::get).put(layout::put),
+        )
+        .route("/v1/sessions/{id}/layout/pin", post(layout::pin))
         .route(
             "/v1/sessions/{id}/outputs",
             get(outputs::list).post(outputs::create),

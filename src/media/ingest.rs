@@ -14,7 +14,7 @@ use callcast_signalling::adapter::{PeerId, Stream, TrackKind};
 use gst::prelude::*;
 use tokio::sync::mpsc;
 
-use super::layout::Rect;
+use super::layout::{Fit, Rect};
 use super::program::{Program, place};
 use super::track::TrackBin;
 use super::webrtc;
@@ -77,7 +77,7 @@ struct Peer {
 #[derive(Default)]
 struct State {
     peers: HashMap<PeerId, Peer>,
-    tiles: HashMap<TrackKey, Rect>,
+    tiles: HashMap<TrackKey, Placement>,
 }
 
 struct Inner {
@@ -263,12 +263,28 @@ impl Ingest {
     }
 
     /// Moves every video track to its tile; tracks not in `tiles` are hidden.
-    pub fn set_tiles(&self, tiles: &[(TrackKey, Rect)]) {
+    pub fn set_tiles(&self, tiles: &[(TrackKey, Rect, Fit)]) {
         // Applied outside the lock: resizing sends a reconfigure event up
         // into webrtcbin, whose threads may be waiting for the lock.
-        let moves: Vec<(LinkedTrack, Option<Rect>)> = {
+        let moves: Vec<(LinkedTrack, Option<Placement>)> = {
             let mut state = self.inner.state.lock().unwrap();
-            state.tiles = tiles.iter().cloned().collect();
+            // Drawn in the order given: later tiles on top (the backdrop
+            // is at 0).
+            state.tiles = tiles
+                .iter()
+                .enumerate()
+                .map(|(i, (k, rect, fit))| {
+                    let z = i as u32 + 1;
+                    (
+                        k.clone(),
+                        Placement {
+                            rect: *rect,
+                            fit: *fit,
+                            z,
+                        },
+                    )
+                })
+                .collect();
             let State { peers, tiles } = &*state;
             peers
                 .values()
@@ -278,7 +294,7 @@ impl Ingest {
                 .collect()
         };
         for (track, tile) in moves {
-            show(&track, tile.as_ref());
+            show(&track, tile);
         }
     }
 
@@ -492,8 +508,10 @@ impl Inner {
             element_safe(&key.track_id),
             ssrc.map_or_else(|| pad.name().to_string(), |s| s.to_string()),
         );
-        let tile = tiles.get(&key).copied();
-        let bin = TrackBin::new(&name, &caps, tile.unwrap_or(HIDDEN))?;
+        let placed = tiles.get(&key).copied();
+        let tile = placed.map(|p| p.rect);
+        let fit = placed.map_or(Fit::Contain, |p| p.fit);
+        let bin = TrackBin::new(&name, &caps, tile.unwrap_or(HIDDEN), fit)?;
         self.pipeline
             .add(bin.bin())
             .map_err(|_| MediaError::Link(format!("{name}: cannot add")))?;
@@ -526,7 +544,7 @@ impl Inner {
             source: pad.clone(),
         };
         if track.bin.kind() == TrackKind::Video {
-            set_visible(&track.program_pad, tile.is_some());
+            show(&track, placed);
         }
         tracing::info!(peer = peer_id, participant = %track.key.participant_id, track = %track.key.track_id, %mid, ?ssrc, "track linked");
         // The same track on a new SSRC (the sender restarted it): the old
@@ -585,12 +603,27 @@ fn stream_for_pad<'a>(
     }
 }
 
+/// Where a video track goes on the program.
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    rect: Rect,
+    fit: Fit,
+    /// Drawing order: higher on top.
+    z: u32,
+}
+
 /// Places a video track at its tile, or hides it.
-fn show(track: &LinkedTrack, tile: Option<&Rect>) {
-    let rect = tile.copied().unwrap_or(HIDDEN);
-    track.bin.set_tile_size(rect.width, rect.height);
-    place(&track.program_pad, rect);
-    set_visible(&track.program_pad, tile.is_some());
+fn show(track: &LinkedTrack, tile: Option<Placement>) {
+    let Some(p) = tile else {
+        set_visible(&track.program_pad, false);
+        track.bin.set_tile(HIDDEN, Fit::Contain);
+        place(&track.program_pad, HIDDEN);
+        return;
+    };
+    track.bin.set_tile(p.rect, p.fit);
+    place(&track.program_pad, p.rect);
+    track.program_pad.set_property("zorder", p.z);
+    set_visible(&track.program_pad, true);
 }
 
 /// The compositor skips pads with alpha 0 entirely.

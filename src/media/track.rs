@@ -12,7 +12,7 @@
 
 use gst::prelude::*;
 
-use super::layout::Rect;
+use super::layout::{Fit, Rect};
 use super::{MediaError, capsfilter, link_chain, make};
 use callcast_signalling::adapter::TrackKind;
 
@@ -74,14 +74,45 @@ pub fn audio_caps() -> gst::Caps {
 pub struct TrackBin {
     bin: gst::Bin,
     kind: TrackKind,
-    /// The capsfilter that sets the tile size (video only).
-    size: Option<gst::Element>,
+    /// What sizes the picture to its tile (video only).
+    sizing: Option<Sizing>,
+}
+
+/// A crop to the tile's shape (for [`Fit::Cover`]) and the capsfilter
+/// after the scaler that sets the tile's size; the scaler letterboxes
+/// whatever shape is left ([`Fit::Contain`]).
+#[derive(Clone)]
+struct Sizing {
+    crop: gst::Element,
+    caps: gst::Element,
+}
+
+impl Sizing {
+    fn set(&self, tile: Rect, fit: Fit) {
+        let aspect = match fit {
+            Fit::Cover if tile.width > 0 && tile.height > 0 => {
+                gst::Fraction::new(tile.width as i32, tile.height as i32)
+            }
+            // 0/1: no crop.
+            _ => gst::Fraction::new(0, 1),
+        };
+        if self.crop.property::<gst::Fraction>("aspect-ratio") != aspect {
+            self.crop.set_property("aspect-ratio", aspect);
+        }
+        self.caps
+            .set_property("caps", video_caps(tile.width, tile.height));
+    }
 }
 
 impl TrackBin {
     /// Builds the bin for an RTP stream with caps `rtp_caps`. `tile` is the
-    /// size to scale video to.
-    pub fn new(name: &str, rtp_caps: &gst::CapsRef, tile: Rect) -> Result<Self, MediaError> {
+    /// size to scale video to, filled as `fit` says.
+    pub fn new(
+        name: &str,
+        rtp_caps: &gst::CapsRef,
+        tile: Rect,
+        fit: Fit,
+    ) -> Result<Self, MediaError> {
         let encoding = rtp_caps
             .structure(0)
             .and_then(|s| s.get::<&str>("encoding-name").ok())
@@ -100,7 +131,7 @@ impl TrackBin {
         }
         elements.push(decoder.clone());
 
-        let size = match chain.kind {
+        let sizing = match chain.kind {
             TrackKind::Video => {
                 // A lost packet costs a key frame request, not a smeared tile.
                 if depay.has_property("request-keyframe") {
@@ -110,11 +141,15 @@ impl TrackBin {
                 if decoder.has_property("max-errors") {
                     decoder.set_property("max-errors", -1i32);
                 }
-                let scale = make("videoconvertscale", None)?;
-                let caps = capsfilter(None, &video_caps(tile.width, tile.height))?;
-                elements.push(scale);
-                elements.push(caps.clone());
-                Some(caps)
+                let sizing = Sizing {
+                    crop: make("aspectratiocrop", None)?,
+                    caps: capsfilter(None, &video_caps(tile.width, tile.height))?,
+                };
+                sizing.set(tile, fit);
+                elements.push(sizing.crop.clone());
+                elements.push(make("videoconvertscale", None)?);
+                elements.push(sizing.caps.clone());
+                Some(sizing)
             }
             TrackKind::Audio => {
                 if decoder.has_property("plc") {
@@ -164,7 +199,7 @@ impl TrackBin {
         Ok(TrackBin {
             bin,
             kind: chain.kind,
-            size,
+            sizing,
         })
     }
 
@@ -184,10 +219,11 @@ impl TrackBin {
         self.bin.static_pad("src").expect("track bins have a src")
     }
 
-    /// Scales to a new tile size; the scaler renegotiates on its next frame.
-    pub fn set_tile_size(&self, width: u32, height: u32) {
-        if let Some(caps) = &self.size {
-            caps.set_property("caps", video_caps(width, height));
+    /// Sizes the picture to a new tile; the crop and the scaler
+    /// renegotiate on the next frame.
+    pub fn set_tile(&self, tile: Rect, fit: Fit) {
+        if let Some(sizing) = &self.sizing {
+            sizing.set(tile, fit);
         }
     }
 }

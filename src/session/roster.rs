@@ -5,6 +5,7 @@ use callcast_signalling::adapter::{RoomEvent, Track, TrackKind, TrackSource};
 use serde::Serialize;
 
 use crate::media::ingest::TrackKey;
+use crate::media::layout::{self, Camera, Scene};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Member {
@@ -96,20 +97,37 @@ impl Roster {
         }
     }
 
-    /// Every published video track, in join order: the grid's tiles.
-    pub fn video_tiles(&self) -> Vec<TrackKey> {
-        self.members
-            .iter()
-            .flat_map(|m| {
-                m.tracks
-                    .iter()
-                    .filter(|t| t.kind == TrackKind::Video)
-                    .map(|t| TrackKey {
-                        participant_id: m.id.clone(),
-                        track_id: t.id.clone(),
-                    })
-            })
-            .collect()
+    /// What the layout is cut from: everyone in join order with their
+    /// camera and screen share, and who is talking.
+    pub fn scene(&self) -> Scene<TrackKey> {
+        let key = |m: &Member, t: &RosterTrack| TrackKey {
+            participant_id: m.id.clone(),
+            track_id: t.id.clone(),
+        };
+        let video = |m: &'_ Member, screen: bool| {
+            m.tracks
+                .iter()
+                .find(|t| t.kind == TrackKind::Video && (t.source == TrackSource::Screen) == screen)
+                .map(|t| key(m, t))
+        };
+        Scene {
+            members: self
+                .members
+                .iter()
+                .map(|m| layout::Member {
+                    id: m.id.clone(),
+                    name: m.display.clone(),
+                    camera: video(m, false).map_or(Camera::None, Camera::On),
+                    screen: video(m, true),
+                })
+                .collect(),
+            speaker: self
+                .members
+                .iter()
+                .find(|m| m.talking)
+                .map(|m| m.id.clone()),
+            pinned: None,
+        }
     }
 
     fn member_mut(&mut self, id: &str) -> Option<&mut Member> {
@@ -158,12 +176,47 @@ mod tests {
         ] {
             r.apply(&e);
         }
-        let tiles: Vec<_> = r
-            .video_tiles()
-            .into_iter()
-            .map(|k| k.participant_id)
+        let scene = r.scene();
+        let cameras: Vec<_> = scene
+            .members
+            .iter()
+            .map(|m| match &m.camera {
+                Camera::On(k) => (m.id.as_str(), k.track_id.as_str()),
+                _ => (m.id.as_str(), "-"),
+            })
             .collect();
-        assert_eq!(tiles, vec!["p1", "p2"]);
+        assert_eq!(cameras, vec![("p1", "cam"), ("p2", "cam")]);
+    }
+
+    #[test]
+    fn screen_shares_and_talkers_reach_the_scene() {
+        let mut r = Roster::default();
+        r.apply(&joined("p1"));
+        r.apply(&joined("p2"));
+        r.apply(&published("p2", "mic", TrackKind::Audio));
+        r.apply(&RoomEvent::TrackPublished {
+            participant_id: "p1".into(),
+            track: Track {
+                id: "screen".into(),
+                kind: TrackKind::Video,
+                source: TrackSource::Screen,
+            },
+        });
+        r.apply(&RoomEvent::Talking {
+            participant_id: "p2".into(),
+            talking: true,
+        });
+        let scene = r.scene();
+        assert_eq!(scene.members[0].camera, Camera::None);
+        assert_eq!(
+            scene.members[0]
+                .screen
+                .as_ref()
+                .map(|k| k.track_id.as_str()),
+            Some("screen")
+        );
+        assert_eq!(scene.members[1].camera, Camera::None);
+        assert_eq!(scene.speaker.as_deref(), Some("p2"));
     }
 
     #[test]
@@ -174,7 +227,7 @@ mod tests {
         assert!(r.apply(&RoomEvent::ParticipantLeft {
             participant_id: "p1".into()
         }));
-        assert!(r.video_tiles().is_empty());
+        assert!(r.scene().members.is_empty());
         assert!(!r.apply(&RoomEvent::ParticipantLeft {
             participant_id: "p1".into()
         }));

@@ -343,13 +343,13 @@ fn proc_net_ip(field: &str) -> std::net::IpAddr {
 /// the default grid on a 1280x720 program at `at_s`, sorted: SFUs do not
 /// always list people in join order.
 pub fn participants_at(mp4: &Path, at_s: f64, n: usize) -> Vec<Option<usize>> {
-    use callcast::media::layout::{Canvas, GridOptions, grid};
+    use callcast::media::layout::{Canvas, LayoutConfig, grid};
     let canvas = Canvas {
         width: 1280,
         height: 720,
     };
     let frame = frame_at(mp4, at_s);
-    let mut seen: Vec<_> = grid(n, canvas, &GridOptions::default())
+    let mut seen: Vec<_> = grid(n, canvas, &LayoutConfig::default())
         .into_iter()
         .map(|tile| palette_index(frame.dominant(tile)))
         .collect();

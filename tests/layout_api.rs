@@ -1,0 +1,201 @@
+//! Layouts changed live over HTTP on a session with three participants
+//! (Alice, Bob and Carol, each a colour), checked in the recording's
+//! pixels: the grid, the speaker layout featuring whoever is pinned, a
+//! custom slot picking a participant by name, a single participant; and
+//! bad layouts refused with the field named.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use callcast::media::layout::Rect;
+use common::*;
+use serde_json::{Value, json};
+
+/// How long each layout runs in the recording.
+const PHASE: Duration = Duration::from_secs(4);
+
+fn rect(tile: &Value) -> Rect {
+    let n = |k: &str| tile[k].as_i64().unwrap();
+    Rect {
+        x: n("x") as i32,
+        y: n("y") as i32,
+        width: n("width") as u32,
+        height: n("height") as u32,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn layouts_change_live() {
+    let serve = Serve::start();
+    let http = reqwest::Client::new();
+    let room = TestRoom::start(&[("l", 0), ("l", 1), ("l", 2)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("layouts.mp4");
+    let body = json!({
+        "room": {"adapter": "callcast", "url": room.url(), "room": "l"},
+        "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
+    });
+    let session = serve.create_session(&http, &body).await;
+    let layout = format!("{session}/layout");
+    let pin = format!("{layout}/pin");
+    wait_for(
+        "everyone on the program",
+        Duration::from_secs(20),
+        async || {
+            let (_, l) = send(http.get(&layout)).await;
+            l["tiles"].as_array().is_some_and(|t| t.len() == 3)
+        },
+    )
+    .await;
+    let (_, info) = send(http.get(&session)).await;
+    let id_of = |name: &str| -> String {
+        info["roster"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["display"] == name)
+            .unwrap_or_else(|| panic!("{name} not in {info}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let bob = id_of("Bob");
+
+    // Bad layouts and pins name the field; nothing changes.
+    let bad = [
+        (json!({"kind": "mosaic"}), "kind"),
+        (json!({"kind": "grid", "gapp": 1}), "gapp"),
+        (json!({"kind": "grid", "max_tiles": 0}), "max_tiles"),
+        (json!({"kind": "single", "max_tiles": 4}), "max_tiles"),
+        (json!({"kind": "custom"}), "slots"),
+        (
+            json!({"kind": "custom", "slots": [{"x": 0.5, "y": 0, "width": 0.7, "height": 1}]}),
+            "slots[0].width",
+        ),
+        (json!({"kind": "speaker", "fit": "stretch"}), "fit"),
+    ];
+    for (body, field) in bad {
+        let (status, err) = send(http.put(&layout).json(&body)).await;
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{body}: {err}"
+        );
+    }
+    let (status, err) = send(http.post(&pin).json(&json!({"participant": "nobody"}))).await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (422, Some("participant")),
+        "{err}"
+    );
+    let (_, now) = send(http.get(&layout)).await;
+    assert_eq!(now["config"]["kind"], "grid", "{now}");
+
+    // Each phase: (when it ended, what to check in its middle).
+    let grid_at = Instant::now();
+    tokio::time::sleep(PHASE).await;
+
+    let (status, speaker) = send(http.put(&layout).json(&json!({"kind": "speaker"}))).await;
+    assert_eq!(status, 200, "{speaker}");
+    let (status, pinned) = send(http.post(&pin).json(&json!({"participant": bob}))).await;
+    assert_eq!(status, 200, "{pinned}");
+    assert_eq!(
+        (pinned["pinned"].as_str(), pinned["effective"].as_str()),
+        (Some(bob.as_str()), Some("speaker"))
+    );
+    let featured = &pinned["tiles"][0];
+    assert_eq!(featured["participant_id"], bob.as_str(), "{pinned}");
+    let big = rect(featured);
+    let strip: Vec<Rect> = pinned["tiles"].as_array().unwrap()[1..]
+        .iter()
+        .map(rect)
+        .collect();
+    assert_eq!(strip.len(), 2, "{pinned}");
+    assert!(strip.iter().all(|r| r.width * 3 < big.width), "{pinned}");
+    let speaker_at = Instant::now();
+    tokio::time::sleep(PHASE).await;
+
+    let custom = json!({"kind": "custom", "slots": [
+        {"x": 0, "y": 0, "width": 1, "height": 1, "name": "car*"},
+        {"x": 0.7, "y": 0.7, "width": 0.25, "height": 0.25, "name": "alice"},
+    ]});
+    let (status, slots) = send(http.put(&layout).json(&custom)).await;
+    assert_eq!(status, 200, "{slots}");
+    let tiles = slots["tiles"].as_array().unwrap();
+    assert_eq!(tiles.len(), 2, "{slots}");
+    let (full, corner) = (rect(&tiles[0]), rect(&tiles[1]));
+    assert_eq!((full.width, full.height), (1280, 720), "{slots}");
+    let custom_at = Instant::now();
+    tokio::time::sleep(PHASE).await;
+
+    let (status, single) = send(
+        http.put(&layout)
+            .json(&json!({"kind": "single", "padding": 0})),
+    )
+    .await;
+    assert_eq!(status, 200, "{single}");
+    assert_eq!(single["tiles"].as_array().unwrap().len(), 1, "{single}");
+    assert_eq!(
+        single["tiles"][0]["participant_id"],
+        bob.as_str(),
+        "pinned: {single}"
+    );
+    let single_at = Instant::now();
+    tokio::time::sleep(PHASE).await;
+
+    // Unpinned, the single layout shows the first to join (nobody talks).
+    let (status, unpinned) = send(http.post(&pin).json(&json!({"participant": null}))).await;
+    assert_eq!(
+        (status, unpinned["pinned"].is_null()),
+        (200, true),
+        "{unpinned}"
+    );
+
+    // The recording ends about when the session is told to stop.
+    let stopped = Instant::now();
+    let (status, _) = send(http.delete(&session)).await;
+    assert_eq!(status, 200);
+    room.stop().await;
+
+    tokio::task::spawn_blocking(move || {
+        let end = duration_s(&mp4);
+        // The middle of a phase that started at `at`, in the file's time.
+        let mid = |at: Instant| end - (stopped - at - PHASE / 2).as_secs_f64();
+        assert_eq!(
+            participants_at(&mp4, mid(grid_at), 3),
+            [Some(0), Some(1), Some(2)],
+            "grid"
+        );
+        let f = frame_at(&mp4, mid(speaker_at));
+        assert_eq!(palette_index(f.dominant(big)), Some(1), "Bob featured");
+        let mut others: Vec<_> = strip
+            .iter()
+            .map(|r| palette_index(f.dominant(*r)))
+            .collect();
+        others.sort();
+        assert_eq!(others, [Some(0), Some(2)], "the filmstrip");
+        let f = frame_at(&mp4, mid(custom_at));
+        let left = Rect { width: 640, ..full };
+        assert_eq!(
+            palette_index(f.dominant(left)),
+            Some(2),
+            "Carol in the full slot"
+        );
+        assert_eq!(
+            palette_index(f.dominant(corner)),
+            Some(0),
+            "Alice in the corner"
+        );
+        let f = frame_at(&mp4, mid(single_at));
+        let all = Rect {
+            x: 0,
+            y: 0,
+            width: 1280,
+            height: 720,
+        };
+        assert_eq!(palette_index(f.dominant(all)), Some(1), "Bob alone");
+    })
+    .await
+    .unwrap();
+}
