@@ -7,10 +7,11 @@
 
 mod registry;
 pub mod roster;
+pub mod speaker;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use callcast_signalling::adapter::{
     self, RoomAdapter, RoomCommand, RoomEvent, TrackKind, TrackSource,
@@ -29,6 +30,7 @@ use crate::media::stats::PipelineCounts;
 use crate::media::{MediaError, MediaEvent, SessionMedia};
 pub use registry::Sessions;
 use roster::Roster;
+use speaker::SpeakerTracker;
 
 /// How long outputs get to write their end when a session stops.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -92,6 +94,9 @@ struct Shared {
     pinned: Option<String>,
     /// The layout kind in effect (presentation while someone shares).
     effective: layout::Kind,
+    /// Who has the floor, and who the layout shows as having it.
+    speaker: SpeakerTracker,
+    speaker_shown: Option<String>,
     tiles: Vec<(TrackKey, Rect, Fit)>,
 }
 
@@ -160,6 +165,8 @@ impl Session {
             adapter_ended: false,
             roster: Roster::default(),
             effective: cfg.layout.kind,
+            speaker: SpeakerTracker::new(hold(&cfg.layout)),
+            speaker_shown: None,
             layout: cfg.layout,
             pinned: None,
             tiles: Vec::new(),
@@ -277,7 +284,11 @@ impl Session {
     /// Changes the layout live (already validated); returns once the
     /// program shows it.
     pub async fn set_layout(&self, config: LayoutConfig) -> LayoutView {
-        self.shared.lock().unwrap().layout = config;
+        {
+            let mut shared = self.shared.lock().unwrap();
+            shared.speaker.set_hold(hold(&config));
+            shared.layout = config;
+        }
         self.relayout().await
     }
 
@@ -431,6 +442,10 @@ pub struct LayoutView {
     pub tiles: Vec<TileView>,
 }
 
+fn hold(config: &LayoutConfig) -> Duration {
+    Duration::from_millis(config.speaker_hold_ms.into())
+}
+
 /// Why a pin was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum PinError {
@@ -466,7 +481,16 @@ impl EventLoop {
     ) {
         let mut adapter_running = true;
         let reply = loop {
+            // A speaker's hold may end with no event to say so.
+            let floor = self.shared.lock().unwrap().speaker.next_change();
+            let floor_changes = async move {
+                match floor {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                _ = floor_changes => self.relayout(),
                 Some(event) = room_events.recv() => self.on_room_event(event).await,
                 Some(event) = media_events.recv() => self.on_media_event(event).await,
                 ended = &mut adapter_task, if adapter_running => {
@@ -507,7 +531,23 @@ impl EventLoop {
     }
 
     async fn on_room_event(&self, event: RoomEvent) {
-        let relayout = self.shared.lock().unwrap().roster.apply(&event);
+        let relayout = {
+            let mut shared = self.shared.lock().unwrap();
+            let changed = shared.roster.apply(&event);
+            let now = Instant::now();
+            match &event {
+                RoomEvent::Talking {
+                    participant_id,
+                    talking,
+                } => shared.speaker.talking(participant_id, *talking, now),
+                RoomEvent::ParticipantLeft { participant_id } => {
+                    shared.speaker.left(participant_id)
+                }
+                _ => {}
+            }
+            let speaker = shared.speaker.speaker(now).map(String::from);
+            changed || speaker != shared.speaker_shown
+        };
         match event {
             RoomEvent::Joined { self_id } => {
                 let mut shared = self.shared.lock().unwrap();
@@ -634,6 +674,8 @@ impl EventLoop {
             let mut shared = self.shared.lock().unwrap();
             let mut scene = shared.roster.scene();
             scene.pinned = shared.pinned.clone();
+            scene.speaker = shared.speaker.speaker(Instant::now()).map(String::from);
+            shared.speaker_shown = scene.speaker.clone();
             shared.effective = layout::effective_kind(&shared.layout, &scene);
             (shared.layout.clone(), scene)
         };

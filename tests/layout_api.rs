@@ -144,13 +144,42 @@ async fn layouts_change_live() {
     let single_at = Instant::now();
     tokio::time::sleep(PHASE).await;
 
-    // Unpinned, the single layout shows the first to join (nobody talks).
+    // Unpinned, the speaker layout follows whoever talks, holding the
+    // floor half a second against flicker.
     let (status, unpinned) = send(http.post(&pin).json(&json!({"participant": null}))).await;
     assert_eq!(
         (status, unpinned["pinned"].is_null()),
         (200, true),
         "{unpinned}"
     );
+    let speaker = json!({"kind": "speaker", "speaker_hold_ms": 500});
+    let (status, _) = send(http.put(&layout).json(&speaker)).await;
+    assert_eq!(status, 200);
+    let featured = async |who: &str| {
+        let who = id_of(who);
+        wait_for(
+            &format!("{who} featured"),
+            Duration::from_secs(5),
+            async || send(http.get(&layout)).await.1["tiles"][0]["participant_id"] == who.as_str(),
+        )
+        .await;
+        Instant::now()
+    };
+    room.participant(2).talk(true);
+    let carol_at = featured("Carol").await;
+    tokio::time::sleep(PHASE).await;
+    room.participant(2).talk(false);
+    // Silence keeps the last speaker; the next talker takes over.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (_, now) = send(http.get(&layout)).await;
+    assert_eq!(
+        now["tiles"][0]["participant_id"],
+        id_of("Carol").as_str(),
+        "{now}"
+    );
+    room.participant(0).talk(true);
+    let alice_at = featured("Alice").await;
+    tokio::time::sleep(PHASE).await;
 
     // The recording ends about when the session is told to stop.
     let stopped = Instant::now();
@@ -195,6 +224,14 @@ async fn layouts_change_live() {
             height: 720,
         };
         assert_eq!(palette_index(f.dominant(all)), Some(1), "Bob alone");
+        for (at, colour, who) in [(carol_at, 2, "Carol"), (alice_at, 0, "Alice")] {
+            let f = frame_at(&mp4, mid(at));
+            assert_eq!(
+                palette_index(f.dominant(big)),
+                Some(colour),
+                "{who} talking, featured"
+            );
+        }
     })
     .await
     .unwrap();

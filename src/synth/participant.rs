@@ -20,6 +20,8 @@ pub struct SyntheticParticipant {
     id: String,
     spec: SynthSpec,
     leave: Option<oneshot::Sender<()>>,
+    /// Says "talking" or "silent" to the room.
+    talk: mpsc::UnboundedSender<bool>,
     task: JoinHandle<()>,
 }
 
@@ -54,11 +56,13 @@ impl SyntheticParticipant {
         }
         tracing::info!(name = %spec.name, id = %welcome.participant_id, "synthetic participant joined");
         let (leave, leave_rx) = oneshot::channel();
-        let task = tokio::spawn(run(publisher, tx, rx, leave_rx));
+        let (talk, talk_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(publisher, tx, rx, leave_rx, talk_rx));
         Ok(SyntheticParticipant {
             id: welcome.participant_id,
             spec,
             leave: Some(leave),
+            talk,
             task,
         })
     }
@@ -69,6 +73,12 @@ impl SyntheticParticipant {
 
     pub fn spec(&self) -> &SynthSpec {
         &self.spec
+    }
+
+    /// Tells the room this participant started or stopped talking, as a
+    /// client with voice activity detection would.
+    pub fn talk(&self, talking: bool) {
+        let _ = self.talk.send(talking);
     }
 
     /// Leaves the room and stops the media.
@@ -85,6 +95,7 @@ async fn run(
     mut tx: RoomSender,
     mut rx: RoomReceiver,
     mut leave: oneshot::Receiver<()>,
+    mut talk: mpsc::UnboundedReceiver<bool>,
 ) {
     let (cand_tx, mut cand_rx) = mpsc::unbounded_channel::<Candidate>();
     loop {
@@ -93,6 +104,11 @@ async fn run(
                 let _ = tx.send(&ClientMessage::Leave {}).await;
                 tx.close().await;
                 break;
+            }
+            Some(talking) = talk.recv() => {
+                if tx.send(&ClientMessage::Talking { talking }).await.is_err() {
+                    break;
+                }
             }
             Some((to, sdp_m_line_index, candidate)) = cand_rx.recv() => {
                 if tx.send(&ClientMessage::Candidate { to, sdp_m_line_index, candidate }).await.is_err() {

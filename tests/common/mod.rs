@@ -594,6 +594,11 @@ impl TestRoom {
         self.server.url()
     }
 
+    /// The `i`th participant started.
+    pub fn participant(&self, i: usize) -> &callcast::synth::SyntheticParticipant {
+        &self.participants[i]
+    }
+
     pub async fn stop(self) {
         for p in self.participants {
             p.leave().await;

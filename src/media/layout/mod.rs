@@ -131,6 +131,9 @@ pub struct LayoutConfig {
     /// Participants without video (audio only) get a tile with their
     /// initials too.
     pub audio_only: bool,
+    /// How long the active speaker keeps the floor before another talker
+    /// may take it, against flicker.
+    pub speaker_hold_ms: u32,
     /// Custom: the slots, drawn in order (later ones on top).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slots: Vec<Slot>,
@@ -150,6 +153,7 @@ impl Default for LayoutConfig {
             include: Vec::new(),
             exclude: Vec::new(),
             audio_only: false,
+            speaker_hold_ms: 2000,
             slots: Vec::new(),
         }
     }
@@ -172,6 +176,9 @@ impl LayoutConfig {
         let (w, h) = self.tile_aspect;
         if !(1..=64).contains(&w) || !(1..=64).contains(&h) {
             return err("tile_aspect", "each side from 1 to 64");
+        }
+        if self.speaker_hold_ms > 60_000 {
+            return err("speaker_hold_ms", "at most 60000");
         }
         if let Some(n) = self.max_tiles {
             if !matches!(self.kind, Kind::Grid | Kind::Speaker | Kind::Presentation) {
