@@ -324,10 +324,16 @@ pub fn probe_eos(pad: &gst::Pad, ended: impl Fn() + Send + Sync + 'static) {
 }
 
 /// Adds the ghost sink pad `name` (`video` or `audio`) to an output's bin.
-/// Whatever goes wrong behind it stays behind it: a flow error (a sink
-/// that failed, a branch still starting or already ended) is not returned
-/// to the tee, so the encoders and every other output go on. The output
-/// reports its failure on the bus, where the manager sees it.
+/// Whatever goes wrong behind it stays behind it:
+/// - a flow error (a sink that failed, a branch still starting or already
+///   ended) is not returned to the tee, so the encoders and every other
+///   output go on; the output reports its failure on the bus, where the
+///   manager sees it;
+/// - serialized queries (allocation, drain) are answered here: a queue
+///   holds them until its output side has taken everything before them,
+///   and the encoder's thread, which asks every branch in turn, would wait
+///   that long too. An output that waits (a muxer for its other stream, a
+///   slow upload) would stall the program.
 pub fn add_sink_pad(bin: &gst::Bin, name: &str, target: &gst::Pad) -> Result<(), MediaError> {
     let ghost = gst::GhostPad::builder_with_target(target)
         .map_err(|_| MediaError::Link(format!("{}: {name} pad", bin.name())))?
@@ -337,6 +343,11 @@ pub fn add_sink_pad(bin: &gst::Bin, name: &str, target: &gst::Pad) -> Result<(),
         })
         .chain_list_function(|pad, parent, list| {
             contained(gst::ProxyPad::chain_list_default(pad, parent, list))
+        })
+        .query_function(|pad, parent, query| match query.view_mut() {
+            // Encoded media in system memory: nothing to propose.
+            gst::QueryViewMut::Allocation(_) | gst::QueryViewMut::Drain(_) => true,
+            _ => gst::Pad::query_default(pad, parent, query),
         })
         .build();
     bin.add_pad(&ghost)
