@@ -55,7 +55,6 @@ impl RecordOutput {
         let first = Part::new(1, &locate(1).map_err(MediaError::Output)?, &s3)?;
         first.add_to(&bin)?;
         let mut inputs = Vec::new();
-        let mut entries = Vec::new();
         for (kind, mux_pad) in [("video", &first.video), ("audio", &first.audio)] {
             // Room for a slow part upload.
             let queue = entry_queue(10)?;
@@ -65,12 +64,9 @@ impl RecordOutput {
             src.link(mux_pad)
                 .map_err(|e| MediaError::Link(format!("record {kind}: {e:?}")))?;
             not_live(&src);
-            let sink = queue.static_pad("sink").expect("queue sink");
-            add_sink_pad(&bin, kind, &sink)?;
-            entries.push((sink, src.clone()));
+            add_sink_pad(&bin, kind, &queue.static_pad("sink").expect("queue sink"))?;
             inputs.push(src);
         }
-        hold_until_both_have_caps(&entries);
         let parts = Arc::new(Parts {
             bin: bin.downgrade(),
             locate,
@@ -108,44 +104,6 @@ fn not_live(src: &gst::Pad) {
             gst::PadProbeReturn::Ok
         },
     );
-}
-
-/// Holds every input (`(queue sink, queue src)` pairs) until each has its
-/// caps. The muxer fixes its streams at its first output from the pads
-/// that have caps by then: an encoder slower to start (x264 on a loaded
-/// machine) must not leave its stream out of the file for good.
-fn hold_until_both_have_caps(entries: &[(gst::Pad, gst::Pad)]) {
-    type Held = Vec<(gst::Pad, gst::PadProbeId)>;
-    let held: Arc<Mutex<Option<Held>>> = Arc::new(Mutex::new(Some(Vec::new())));
-    let have = Arc::new(Mutex::new(vec![false; entries.len()]));
-    for (i, (sink, src)) in entries.iter().enumerate() {
-        let id = src.add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, |_, _| {
-            gst::PadProbeReturn::Ok
-        });
-        if let (Some(id), Some(list)) = (id, held.lock().unwrap().as_mut()) {
-            list.push((src.clone(), id));
-        }
-        let (held, have) = (held.clone(), have.clone());
-        sink.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
-            let Some(gst::PadProbeData::Event(ev)) = &info.data else {
-                return gst::PadProbeReturn::Ok;
-            };
-            if ev.type_() != gst::EventType::Caps {
-                return gst::PadProbeReturn::Ok;
-            }
-            let all = {
-                let mut have = have.lock().unwrap();
-                have[i] = true;
-                have.iter().all(|h| *h)
-            };
-            if all && let Some(list) = held.lock().unwrap().take() {
-                for (pad, id) in list {
-                    pad.remove_probe(id);
-                }
-            }
-            gst::PadProbeReturn::Remove
-        });
-    }
 }
 
 /// One file or object being written: a muxer and its sink.
