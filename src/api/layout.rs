@@ -9,17 +9,13 @@ use serde::Deserialize;
 use super::ApiState;
 use super::error::{ApiError, parse_body};
 use crate::media::layout::LayoutConfig;
-use crate::session::{LayoutView, PinError, Session};
-
-fn session(state: &ApiState, id: String) -> Result<std::sync::Arc<Session>, ApiError> {
-    state.sessions.get(&id).ok_or(ApiError::SessionNotFound(id))
-}
+use crate::session::{LayoutView, PinError};
 
 pub async fn get(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<LayoutView>, ApiError> {
-    Ok(Json(session(&state, id)?.layout_view()))
+    Ok(Json(state.session(id)?.layout_view()))
 }
 
 /// `PUT`: a whole layout object, as a session takes at creation; the
@@ -29,7 +25,7 @@ pub async fn put(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<LayoutView>, ApiError> {
-    let s = session(&state, id)?;
+    let s = state.session(id)?;
     let config: LayoutConfig = parse_body(&body)?;
     config.validate().map_err(|(f, m)| ApiError::field(f, m))?;
     Ok(Json(s.set_layout(config).await))
@@ -47,7 +43,7 @@ pub async fn pin(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<LayoutView>, ApiError> {
-    let s = session(&state, id)?;
+    let s = state.session(id)?;
     let Pin { participant } = parse_body(&body)?;
     s.pin(participant)
         .await

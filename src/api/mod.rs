@@ -19,7 +19,7 @@ pub use sessions::stop_all;
 
 use crate::config::IngestConfig;
 use crate::media::outputs::s3::S3Config;
-use crate::session::Sessions;
+use crate::session::{Session, Sessions};
 
 /// What the handlers share: the sessions, and the defaults new sessions get.
 #[derive(Clone, Default)]
@@ -28,6 +28,13 @@ pub struct ApiState {
     pub ingest: IngestConfig,
     /// S3 settings for outputs whose request leaves them out.
     pub s3: S3Config,
+}
+
+impl ApiState {
+    /// Session `id`, or the API's 404 naming it.
+    pub fn session(&self, id: String) -> Result<std::sync::Arc<Session>, ApiError> {
+        self.sessions.get(&id).ok_or(ApiError::SessionNotFound(id))
+    }
 }
 
 impl From<Sessions> for ApiState {

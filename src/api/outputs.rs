@@ -11,22 +11,17 @@ use serde::{Deserialize, Serialize};
 use super::ApiState;
 use super::error::{ApiError, parse_body};
 use crate::media::outputs::{OutputSpec, OutputStatus, UpdateError, rtmp};
-use crate::session::Session;
 
 #[derive(Serialize)]
 pub struct OutputList {
     pub outputs: Vec<OutputStatus>,
 }
 
-fn session(state: &ApiState, id: String) -> Result<std::sync::Arc<Session>, ApiError> {
-    state.sessions.get(&id).ok_or(ApiError::SessionNotFound(id))
-}
-
 pub async fn list(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<OutputList>, ApiError> {
-    let s = session(&state, id)?;
+    let s = state.session(id)?;
     Ok(Json(OutputList {
         outputs: s.media().outputs.statuses(),
     }))
@@ -36,7 +31,7 @@ pub async fn get(
     State(state): State<ApiState>,
     Path((id, oid)): Path<(String, String)>,
 ) -> Result<Json<OutputStatus>, ApiError> {
-    let s = session(&state, id)?;
+    let s = state.session(id)?;
     s.media()
         .outputs
         .status(&oid)
@@ -49,7 +44,7 @@ pub async fn create(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let s = session(&state, id.clone())?;
+    let s = state.session(id.clone())?;
     let spec: OutputSpec = parse_body(&body)?;
     spec.validate().map_err(|(f, m)| ApiError::field(f, m))?;
     let field = spec.target_field();
@@ -81,7 +76,7 @@ pub async fn update(
     Path((id, oid)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Json<OutputStatus>, ApiError> {
-    let s = session(&state, id)?;
+    let s = state.session(id)?;
     let patch: OutputPatch = parse_body(&body)?;
     rtmp::check(&patch.urls).map_err(|(f, m)| ApiError::field(f, m))?;
     let media = s.media().clone();
@@ -102,7 +97,7 @@ pub async fn delete(
     State(state): State<ApiState>,
     Path((id, oid)): Path<(String, String)>,
 ) -> Result<Json<OutputStatus>, ApiError> {
-    let s = session(&state, id)?;
+    let s = state.session(id)?;
     s.remove_output(&oid)
         .await
         .map(Json)

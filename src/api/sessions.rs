@@ -72,11 +72,7 @@ pub async fn get(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<SessionInfo>, ApiError> {
-    let session = state
-        .sessions
-        .get(&id)
-        .ok_or(ApiError::SessionNotFound(id))?;
-    Ok(Json(session.info()))
+    Ok(Json(state.session(id)?.info()))
 }
 
 pub async fn create(

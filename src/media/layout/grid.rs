@@ -34,13 +34,7 @@ pub(crate) fn cap<K>(items: &mut Vec<Item<K>>, max: Option<u32>) {
 
 /// `count` tiles over the canvas less its padding.
 pub fn grid(count: usize, canvas: Canvas, config: &LayoutConfig) -> Vec<Rect> {
-    let p = even_floor(config.padding);
-    let area = Rect {
-        x: p as i32,
-        y: p as i32,
-        width: canvas.width.saturating_sub(2 * p),
-        height: canvas.height.saturating_sub(2 * p),
-    };
+    let area = inside_padding(canvas, config.padding);
     arrange(
         count,
         area,
@@ -48,6 +42,17 @@ pub fn grid(count: usize, canvas: Canvas, config: &LayoutConfig) -> Vec<Rect> {
         config.tile_aspect,
         Shape::Best,
     )
+}
+
+/// The canvas less `padding` (rounded down to even) on every side.
+pub(crate) fn inside_padding(canvas: Canvas, padding: u32) -> Rect {
+    let p = even_floor(padding);
+    Rect {
+        x: p as i32,
+        y: p as i32,
+        width: canvas.width.saturating_sub(2 * p),
+        height: canvas.height.saturating_sub(2 * p),
+    }
 }
 
 /// How tiles may be arranged.

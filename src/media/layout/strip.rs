@@ -1,7 +1,7 @@
 //! One featured tile (the speaker, a screen share) over most of the
 //! canvas, and the others in a filmstrip along the bottom or the side.
 
-use super::grid::{Shape, arrange, cap, even_floor};
+use super::grid::{Shape, arrange, cap, even_floor, inside_padding};
 use super::{Canvas, Filmstrip, Fit, Item, LayoutConfig, Rect, Tile};
 
 /// The filmstrip's share of the canvas (of its height at the bottom, of
@@ -17,13 +17,8 @@ pub(crate) fn place<K: Clone>(
     config: &LayoutConfig,
     fit: Fit,
 ) -> Vec<Tile<K>> {
-    let (gap, p) = (even_floor(config.gap), even_floor(config.padding));
-    let area = Rect {
-        x: p as i32,
-        y: p as i32,
-        width: canvas.width.saturating_sub(2 * p),
-        height: canvas.height.saturating_sub(2 * p),
-    };
+    let gap = even_floor(config.gap);
+    let area = inside_padding(canvas, config.padding);
     let aspect = config.tile_aspect;
     if others.is_empty() {
         let rect = arrange(1, area, gap, aspect, Shape::Best)[0];

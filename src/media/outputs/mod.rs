@@ -181,7 +181,7 @@ impl OutputSpec {
                     };
                     locate(&template, names, false).map_err(|e| format!("location {e}"))
                 };
-                let s3 = s3.clone().unwrap_or_default().or(&ctx.s3);
+                let s3 = ctx.s3_settings(s3.as_ref());
                 let split = max_duration_s.map(|s| gst::ClockTime::from_seconds(s.into()));
                 Ok(Box::new(RecordOutput::new(
                     name,
@@ -259,7 +259,7 @@ fn place(
 ) -> Result<(location::Location, S3Config), MediaError> {
     let location =
         locate(location, names, dir).map_err(|e| MediaError::Output(format!("location {e}")))?;
-    Ok((location, s3.cloned().unwrap_or_default().or(&ctx.s3)))
+    Ok((location, ctx.s3_settings(s3)))
 }
 
 /// The longest part of a split recording: a day.
@@ -277,6 +277,13 @@ pub struct BuildContext {
     pub s3: S3Config,
     /// The program's size, rate and audio bitrate.
     pub program: ProgramConfig,
+}
+
+impl BuildContext {
+    /// An output's S3 settings, filled in from the server's.
+    fn s3_settings(&self, own: Option<&S3Config>) -> S3Config {
+        own.cloned().unwrap_or_default().or(&self.s3)
+    }
 }
 
 /// The queue an output's input goes into: it holds `seconds` of media for
