@@ -64,6 +64,9 @@ impl RecordOutput {
             src.link(mux_pad)
                 .map_err(|e| MediaError::Link(format!("record {kind}: {e:?}")))?;
             not_live(&src);
+            if kind == "video" {
+                gap_before_eos(&src);
+            }
             add_sink_pad(&bin, kind, &queue.static_pad("sink").expect("queue sink"))?;
             inputs.push(src);
         }
@@ -100,6 +103,32 @@ fn not_live(src: &gst::Pad) {
             {
                 let (_, min, max) = l.result();
                 l.set(false, min, max);
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+}
+
+/// Marks the end of the video with a gap event just before its EOS.
+/// isofmp4mux (0.14) sets one buffer per stream aside while it waits for
+/// the other stream, and an EOS that comes meanwhile makes it close the
+/// stream without that buffer: the recording's last frame. The gap is
+/// then what is set aside (and dropped), not a frame.
+fn gap_before_eos(src: &gst::Pad) {
+    let end = Mutex::new(None);
+    src.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |pad, info| {
+            match &info.data {
+                Some(gst::PadProbeData::Buffer(b)) => {
+                    *end.lock().unwrap() = b.pts().map(|p| p + b.duration().unwrap_or_default());
+                }
+                Some(gst::PadProbeData::Event(ev)) if ev.type_() == gst::EventType::Eos => {
+                    if let (Some(at), Some(peer)) = (*end.lock().unwrap(), pad.peer()) {
+                        peer.send_event(gst::event::Gap::builder(at).build());
+                    }
+                }
+                _ => {}
             }
             gst::PadProbeReturn::Ok
         },
@@ -257,7 +286,7 @@ impl Parts {
                 && !b.flags().contains(gst::BufferFlags::DELTA_UNIT)
                 && let Some(rt) = running_time(pad, b)
             {
-                parts.on_key_frame(pad, rt, split);
+                parts.on_key_frame(pad, b.pts(), rt, split);
             }
             gst::PadProbeReturn::Ok
         });
@@ -286,9 +315,15 @@ impl Parts {
         });
     }
 
-    /// Video at a key frame with running time `rt`: starts the next part
-    /// here if the current one is long enough.
-    fn on_key_frame(&self, pad: &gst::Pad, rt: gst::ClockTime, split: gst::ClockTime) {
+    /// Video at a key frame with presentation time `pts`, running time
+    /// `rt`: starts the next part here if the current one is long enough.
+    fn on_key_frame(
+        &self,
+        pad: &gst::Pad,
+        pts: Option<gst::ClockTime>,
+        rt: gst::ClockTime,
+        split: gst::ClockTime,
+    ) {
         let number = {
             let mut state = self.state.lock().unwrap();
             match state.start {
@@ -345,6 +380,11 @@ impl Parts {
             state.retiring.push(old.clone());
             old
         };
+        // The old part's video ends where this frame starts; the gap keeps
+        // its last frame (see `gap_before_eos`).
+        if let Some(pts) = pts {
+            old.video.send_event(gst::event::Gap::builder(pts).build());
+        }
         old.video.send_event(gst::event::Eos::new());
         tracing::info!(output = %bin.name(), target = %next.target, "recording part started");
         retire(old, bin.downgrade());
