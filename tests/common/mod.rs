@@ -209,8 +209,18 @@ pub fn frame_at(path: &Path, at_s: f64) -> Frame {
             "stream=width,height",
         ],
     );
-    let width = v["streams"][0]["width"].as_u64().unwrap() as usize;
-    let height = v["streams"][0]["height"].as_u64().unwrap() as usize;
+    let (Some(width), Some(height)) = (
+        v["streams"][0]["width"].as_u64(),
+        v["streams"][0]["height"].as_u64(),
+    ) else {
+        panic!(
+            "no video stream in {} ({} bytes): {:?}",
+            path.display(),
+            std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+            streams(path)
+        );
+    };
+    let (width, height) = (width as usize, height as usize);
     let seek = if at_s < 0.0 {
         vec!["-sseof".to_string(), format!("{at_s}")]
     } else {

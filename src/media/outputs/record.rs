@@ -135,6 +135,30 @@ fn gap_before_eos(src: &gst::Pad) {
     );
 }
 
+/// Says so when a part's header (made once, at its first output) leaves
+/// out a stream: isofmp4mux makes a track only for the inputs that have
+/// caps by then, and the part then holds no media of the other kind.
+fn warn_if_header_lacks_stream(mux: &gst::Element, number: u32) {
+    let src = mux.static_pad("src").expect("muxer src");
+    let weak = mux.downgrade();
+    src.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        let Some(gst::PadProbeData::Event(ev)) = &info.data else {
+            return gst::PadProbeReturn::Ok;
+        };
+        if ev.type_() != gst::EventType::Caps {
+            return gst::PadProbeReturn::Ok;
+        }
+        if let Some(mux) = weak.upgrade() {
+            for (pad, kind) in mux.sink_pads().iter().zip(["video", "audio"]) {
+                if pad.current_caps().is_none() {
+                    tracing::error!(part = number, stream = kind, mux = %mux.name(), "recording part has no track for one stream: its input had no caps when the header was made");
+                }
+            }
+        }
+        gst::PadProbeReturn::Remove
+    });
+}
+
 /// One file or object being written: a muxer and its sink.
 struct Part {
     /// From 1.
@@ -189,6 +213,7 @@ impl Part {
                 .ok_or_else(|| MediaError::Link("isofmp4mux pad".into()))
         };
         let (video, audio) = (pad()?, pad()?);
+        warn_if_header_lacks_stream(&mux, number);
 
         let ended = Arc::new((Mutex::new(false), Condvar::new()));
         let e = ended.clone();
