@@ -138,9 +138,13 @@ fn gap_before_eos(src: &gst::Pad) {
 /// Says so when a part's header (made once, at its first output) leaves
 /// out a stream: isofmp4mux makes a track only for the inputs that have
 /// caps by then, and the part then holds no media of the other kind.
-fn warn_if_header_lacks_stream(mux: &gst::Element, number: u32) {
+fn warn_if_header_lacks_stream(
+    mux: &gst::Element,
+    inputs: [(&'static str, gst::Pad); 2],
+    number: u32,
+) {
+    let name = mux.name();
     let src = mux.static_pad("src").expect("muxer src");
-    let weak = mux.downgrade();
     src.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
         let Some(gst::PadProbeData::Event(ev)) = &info.data else {
             return gst::PadProbeReturn::Ok;
@@ -148,11 +152,9 @@ fn warn_if_header_lacks_stream(mux: &gst::Element, number: u32) {
         if ev.type_() != gst::EventType::Caps {
             return gst::PadProbeReturn::Ok;
         }
-        if let Some(mux) = weak.upgrade() {
-            for (pad, kind) in mux.sink_pads().iter().zip(["video", "audio"]) {
-                if pad.current_caps().is_none() {
-                    tracing::error!(part = number, stream = kind, mux = %mux.name(), "recording part has no track for one stream: its input had no caps when the header was made");
-                }
+        for (kind, pad) in &inputs {
+            if pad.current_caps().is_none() {
+                tracing::error!(part = number, stream = kind, mux = %name, "recording part has no track for one stream: its input had no caps when the header was made");
             }
         }
         gst::PadProbeReturn::Remove
@@ -213,7 +215,11 @@ impl Part {
                 .ok_or_else(|| MediaError::Link("isofmp4mux pad".into()))
         };
         let (video, audio) = (pad()?, pad()?);
-        warn_if_header_lacks_stream(&mux, number);
+        warn_if_header_lacks_stream(
+            &mux,
+            [("video", video.clone()), ("audio", audio.clone())],
+            number,
+        );
 
         let ended = Arc::new((Mutex::new(false), Condvar::new()));
         let e = ended.clone();
