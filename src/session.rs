@@ -9,6 +9,7 @@ mod registry;
 pub mod roster;
 pub mod speaker;
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,8 +22,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, spawn_blocking};
 
 use crate::config::{IngestConfig, ProgramConfig};
+use crate::media::cards::CardSpec;
 use crate::media::ingest::{PeerStatus, TrackKey};
-use crate::media::layout::{self, Canvas, Fit, LayoutConfig, Rect};
+use crate::media::layout::{self, Canvas, Fit, LayoutConfig, Rect, look};
 use crate::media::outputs::s3::S3Config;
 use crate::media::outputs::{BuildContext, OutputSpec, OutputStatus};
 use crate::media::pipeline::ProgramStatus;
@@ -97,7 +99,11 @@ struct Shared {
     /// Who has the floor, and who the layout shows as having it.
     speaker: SpeakerTracker,
     speaker_shown: Option<String>,
-    tiles: Vec<(TrackKey, Rect, Fit)>,
+    /// The tiles in effect, in drawing order.
+    tiles: Vec<layout::Tile<TrackKey>>,
+    /// The video tracks the scene showed at the last layout (the others
+    /// had no recent frames).
+    shown: HashSet<TrackKey>,
 }
 
 pub struct Session {
@@ -170,6 +176,7 @@ impl Session {
             layout: cfg.layout,
             pinned: None,
             tiles: Vec::new(),
+            shown: HashSet::new(),
         }));
         let (stop_tx, stop_rx) = mpsc::unbounded_channel();
         let (relayout_tx, relayout_rx) = mpsc::unbounded_channel();
@@ -268,16 +275,7 @@ impl Session {
             effective: shared.effective,
             pinned: shared.pinned.clone(),
             canvas: self.canvas,
-            tiles: shared
-                .tiles
-                .iter()
-                .map(|(k, r, f)| TileView {
-                    participant_id: k.participant_id.clone(),
-                    track_id: k.track_id.clone(),
-                    rect: *r,
-                    fit: *f,
-                })
-                .collect(),
+            tiles: shared.tiles.iter().map(TileView::from).collect(),
         }
     }
 
@@ -442,6 +440,24 @@ pub struct LayoutView {
     pub tiles: Vec<TileView>,
 }
 
+/// How often the session looks for cameras that stopped sending.
+const FLOW_CHECK: Duration = Duration::from_millis(250);
+
+/// The video tracks a scene shows.
+fn shown(scene: &layout::Scene<TrackKey>) -> HashSet<TrackKey> {
+    scene
+        .members
+        .iter()
+        .flat_map(|m| {
+            let camera = match &m.camera {
+                layout::Camera::On(k) => Some(k.clone()),
+                _ => None,
+            };
+            camera.into_iter().chain(m.screen.clone())
+        })
+        .collect()
+}
+
 fn hold(config: &LayoutConfig) -> Duration {
     Duration::from_millis(config.speaker_hold_ms.into())
 }
@@ -453,13 +469,41 @@ pub enum PinError {
     NotInCall(String),
 }
 
+/// A tile as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TileView {
-    pub participant_id: String,
-    pub track_id: String,
+    /// `video`, `placeholder` (initials on a colour) or `more` (+N).
+    pub shows: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub participant_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track_id: Option<String>,
+    /// `more`: how many participants it stands for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
     #[serde(flatten)]
     pub rect: Rect,
     pub fit: Fit,
+    pub highlight: bool,
+}
+
+impl From<&layout::Tile<TrackKey>> for TileView {
+    fn from(t: &layout::Tile<TrackKey>) -> Self {
+        let (shows, track_id, count) = match &t.content {
+            layout::Content::Video { track } => ("video", Some(track.track_id.clone()), None),
+            layout::Content::Placeholder { .. } => ("placeholder", None, None),
+            layout::Content::More { count } => ("more", None, Some(*count)),
+        };
+        TileView {
+            shows,
+            participant_id: t.participant.clone(),
+            track_id,
+            count,
+            rect: t.rect,
+            fit: t.fit,
+            highlight: t.highlight,
+        }
+    }
 }
 
 struct EventLoop {
@@ -480,6 +524,9 @@ impl EventLoop {
         mut relayout_rx: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
     ) {
         let mut adapter_running = true;
+        // Cameras that stop sending have no event to say so.
+        let mut flow_check = tokio::time::interval(FLOW_CHECK);
+        flow_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let reply = loop {
             // A speaker's hold may end with no event to say so.
             let floor = self.shared.lock().unwrap().speaker.next_change();
@@ -491,6 +538,7 @@ impl EventLoop {
             };
             tokio::select! {
                 _ = floor_changes => self.relayout(),
+                _ = flow_check.tick() => self.check_flow(),
                 Some(event) = room_events.recv() => self.on_room_event(event).await,
                 Some(event) = media_events.recv() => self.on_media_event(event).await,
                 ended = &mut adapter_task, if adapter_running => {
@@ -648,6 +696,7 @@ impl EventLoop {
                 let media = self.media.clone();
                 let _ = spawn_blocking(move || media.ingest.retire(track)).await;
             }
+            MediaEvent::VideoFlowing(_) => self.check_flow(),
             // Logged where it was posted; outputs already marked failed.
             MediaEvent::Error { .. } => {}
         }
@@ -669,28 +718,60 @@ impl EventLoop {
         shared.state = SessionState::Disconnected;
     }
 
+    /// Lays the program out again if a camera started or stopped sending.
+    fn check_flow(&self) {
+        let ages = self.media.ingest.video_ages();
+        let changed = {
+            let shared = self.shared.lock().unwrap();
+            shown(&shared.roster.scene(&ages)) != shared.shown
+        };
+        if changed {
+            self.relayout();
+        }
+    }
+
     fn relayout(&self) {
+        let ages = self.media.ingest.video_ages();
         let (config, scene) = {
             let mut shared = self.shared.lock().unwrap();
-            let mut scene = shared.roster.scene();
+            let mut scene = shared.roster.scene(&ages);
+            shared.shown = shown(&scene);
             scene.pinned = shared.pinned.clone();
             scene.speaker = shared.speaker.speaker(Instant::now()).map(String::from);
             shared.speaker_shown = scene.speaker.clone();
             shared.effective = layout::effective_kind(&shared.layout, &scene);
             (shared.layout.clone(), scene)
         };
-        let tiles: Vec<(TrackKey, Rect, Fit)> = layout::compute(&config, self.canvas, &scene)
-            .into_iter()
-            .filter_map(|t| match t.content {
-                layout::Content::Video { track } => Some((track, t.rect, t.fit)),
-                _ => None,
-            })
-            .collect();
-        self.media.ingest.set_tiles(&tiles);
+        let tiles = layout::compute(&config, self.canvas, &scene);
+        // Drawn in the layout's order: later tiles on top, the backdrop
+        // at 0.
+        let mut videos = Vec::new();
+        let mut cards = Vec::new();
+        for (t, z) in tiles.iter().zip(1..) {
+            match &t.content {
+                layout::Content::Video { track } => videos.push((track.clone(), t.rect, t.fit, z)),
+                layout::Content::Placeholder { participant, name } => cards.push(CardSpec {
+                    key: participant.clone(),
+                    rect: t.rect,
+                    z,
+                    text: look::initials(name),
+                    colour: look::colour(participant),
+                }),
+                layout::Content::More { count } => cards.push(CardSpec {
+                    key: "more".into(),
+                    rect: t.rect,
+                    z,
+                    text: format!("+{count}"),
+                    colour: look::MORE_COLOUR,
+                }),
+            }
+        }
+        self.media.ingest.set_tiles(&videos);
+        self.media.set_cards(&cards);
         // An SFU with simulcast sends the layer that fits each tile.
-        let sizes = tiles
+        let sizes = videos
             .iter()
-            .map(|(k, r, _)| adapter::VideoSize {
+            .map(|(k, r, _, _)| adapter::VideoSize {
                 participant_id: k.participant_id.clone(),
                 track_id: k.track_id.clone(),
                 width: r.width,

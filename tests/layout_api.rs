@@ -44,7 +44,9 @@ async fn layouts_change_live() {
         Duration::from_secs(20),
         async || {
             let (_, l) = send(http.get(&layout)).await;
-            l["tiles"].as_array().is_some_and(|t| t.len() == 3)
+            l["tiles"]
+                .as_array()
+                .is_some_and(|t| t.len() == 3 && t.iter().all(|t| t["shows"] == "video"))
         },
     )
     .await;

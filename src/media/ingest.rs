@@ -8,7 +8,9 @@
 //! except the ones `pad-added` needs to link a track.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use callcast_signalling::adapter::{PeerId, Stream, TrackKind};
 use gst::prelude::*;
@@ -18,7 +20,7 @@ use super::layout::{Fit, Rect};
 use super::program::{Program, place};
 use super::track::TrackBin;
 use super::webrtc;
-use super::{MediaError, MediaEvent};
+use super::{MediaError, MediaEvent, element_safe};
 use crate::config::IngestConfig;
 
 /// Names a track across the session: whose, and which.
@@ -55,6 +57,9 @@ struct LinkedTrack {
     program_pad: gst::Pad,
     /// The webrtcbin pad feeding the bin.
     source: gst::Pad,
+    /// When the bin last put out a frame: milliseconds since the ingest's
+    /// epoch, plus one; 0 before the first.
+    last_frame: Arc<AtomicU64>,
 }
 
 /// A webrtcbin pad whose media nobody uses, and the sink swallowing it.
@@ -86,6 +91,8 @@ struct Inner {
     cfg: IngestConfig,
     events: mpsc::UnboundedSender<MediaEvent>,
     state: Mutex<State>,
+    /// What frame times count from.
+    epoch: Instant,
 }
 
 pub struct Ingest {
@@ -114,6 +121,7 @@ impl Ingest {
                 cfg,
                 events,
                 state: Mutex::new(State::default()),
+                epoch: Instant::now(),
             }),
         }
     }
@@ -262,25 +270,22 @@ impl Ingest {
         }
     }
 
-    /// Moves every video track to its tile; tracks not in `tiles` are hidden.
-    pub fn set_tiles(&self, tiles: &[(TrackKey, Rect, Fit)]) {
+    /// Moves every video track to its tile (with its drawing order: higher
+    /// on top, the backdrop at 0); tracks not in `tiles` are hidden.
+    pub fn set_tiles(&self, tiles: &[(TrackKey, Rect, Fit, u32)]) {
         // Applied outside the lock: resizing sends a reconfigure event up
         // into webrtcbin, whose threads may be waiting for the lock.
         let moves: Vec<(LinkedTrack, Option<Placement>)> = {
             let mut state = self.inner.state.lock().unwrap();
-            // Drawn in the order given: later tiles on top (the backdrop
-            // is at 0).
             state.tiles = tiles
                 .iter()
-                .enumerate()
-                .map(|(i, (k, rect, fit))| {
-                    let z = i as u32 + 1;
+                .map(|(k, rect, fit, z)| {
                     (
                         k.clone(),
                         Placement {
                             rect: *rect,
                             fit: *fit,
-                            z,
+                            z: *z,
                         },
                     )
                 })
@@ -305,6 +310,23 @@ impl Ingest {
             .peers
             .values()
             .flat_map(|p| p.tracks.iter().map(|t| t.key.clone()))
+            .collect()
+    }
+
+    /// How long ago each video track put out its latest frame; tracks
+    /// that have not put one out yet are missing.
+    pub fn video_ages(&self) -> HashMap<TrackKey, Duration> {
+        let now = self.inner.epoch.elapsed().as_millis() as u64 + 1;
+        let state = self.inner.state.lock().unwrap();
+        state
+            .peers
+            .values()
+            .flat_map(|p| &p.tracks)
+            .filter(|t| t.bin.kind() == TrackKind::Video)
+            .filter_map(|t| match t.last_frame.load(Ordering::Relaxed) {
+                0 => None,
+                at => Some((t.key.clone(), Duration::from_millis(now.saturating_sub(at)))),
+            })
             .collect()
     }
 
@@ -542,7 +564,11 @@ impl Inner {
             bin,
             program_pad,
             source: pad.clone(),
+            last_frame: Arc::new(AtomicU64::new(0)),
         };
+        if track.bin.kind() == TrackKind::Video {
+            self.watch_frames(&track);
+        }
         if track.bin.kind() == TrackKind::Video {
             show(&track, placed);
         }
@@ -559,6 +585,32 @@ impl Inner {
         Ok(())
     }
 }
+
+impl Inner {
+    /// Keeps `track.last_frame` current, and says when the track starts
+    /// putting out frames, or starts again after a pause: the layout then
+    /// shows it instead of its placeholder.
+    fn watch_frames(&self, track: &LinkedTrack) {
+        let last = track.last_frame.clone();
+        let epoch = self.epoch;
+        let events = self.events.clone();
+        let key = track.key.clone();
+        track
+            .bin
+            .src_pad()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                let now = epoch.elapsed().as_millis() as u64 + 1;
+                let before = last.swap(now, Ordering::Relaxed);
+                if before == 0 || now - before > RESUMED_AFTER.as_millis() as u64 {
+                    let _ = events.send(MediaEvent::VideoFlowing(key.clone()));
+                }
+                gst::PadProbeReturn::Ok
+            });
+    }
+}
+
+/// A gap between frames after which the next one counts as a restart.
+const RESUMED_AFTER: Duration = Duration::from_millis(500);
 
 /// Whether a renegotiation leaves `t` where it was: its key still names
 /// the stream on its pad's m-line. Tracks the adapter never named stay.
@@ -629,20 +681,6 @@ fn show(track: &LinkedTrack, tile: Option<Placement>) {
 /// The compositor skips pads with alpha 0 entirely.
 fn set_visible(pad: &gst::Pad, visible: bool) {
     pad.set_property("alpha", if visible { 1.0f64 } else { 0.0 });
-}
-
-/// Element names allow most characters, but keep them readable in graphs
-/// and thread names.
-fn element_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

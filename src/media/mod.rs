@@ -11,6 +11,7 @@
 //!
 //! `layout` is the one pure module: rectangles from a roster.
 
+pub mod cards;
 pub mod encode;
 pub mod ingest;
 pub mod layout;
@@ -55,6 +56,7 @@ const REQUIRED_ELEMENTS: &[&str] = &[
     "audioconvert",
     "audioresample",
     "compositor",
+    "textoverlay",
     "audiomixer",
     "x264enc",
     "h264parse",
@@ -113,6 +115,20 @@ pub(crate) fn capsfilter(name: Option<&str>, caps: &gst::Caps) -> Result<gst::El
     builder
         .build()
         .map_err(|_| MediaError::MissingElement("capsfilter"))
+}
+
+/// Element names allow most characters, but keep them readable in graphs
+/// and thread names.
+pub(crate) fn element_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Links a chain of elements, naming the pair that would not link.

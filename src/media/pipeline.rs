@@ -10,8 +10,9 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::MediaError;
+use super::cards::{CardSpec, Cards};
 use super::encode::Encoder;
-use super::ingest::{Ingest, RetiredTrack};
+use super::ingest::{Ingest, RetiredTrack, TrackKey};
 use super::outputs::{ErrorOwner, OutputManager};
 use super::program::Program;
 use super::stats::{FrameCounter, PipelineCounts, pipeline_counts};
@@ -30,6 +31,9 @@ pub enum MediaEvent {
     LatencyChanged,
     /// A track bin was replaced; remove it with `Ingest::retire` (blocking).
     TrackRetired(RetiredTrack),
+    /// A video track put out its first frame, or its first after a pause:
+    /// the layout can show it again.
+    VideoFlowing(TrackKey),
     /// An element failed; `output` names the output it belonged to.
     Error {
         element: String,
@@ -54,6 +58,8 @@ pub struct SessionMedia {
     cfg: ProgramConfig,
     pub ingest: Ingest,
     pub outputs: OutputManager,
+    program: Arc<Program>,
+    cards: Cards,
     encoder: Arc<Encoder>,
     frames: Arc<FrameCounter>,
 }
@@ -78,12 +84,19 @@ impl SessionMedia {
         let encoder = Arc::new(Encoder::new(&pipeline, &program, program_cfg)?);
         let frames = FrameCounter::attach(&program.video_src());
         let outputs = OutputManager::new(&pipeline, encoder.clone());
-        let ingest = Ingest::new(&pipeline, program, ingest_cfg.clone(), events.clone());
+        let ingest = Ingest::new(
+            &pipeline,
+            program.clone(),
+            ingest_cfg.clone(),
+            events.clone(),
+        );
         let media = Arc::new(SessionMedia {
             pipeline: pipeline.clone(),
             cfg: program_cfg.clone(),
             ingest,
             outputs,
+            cards: Cards::new(&pipeline, program_cfg.fps),
+            program,
             encoder,
             frames,
         });
@@ -96,6 +109,11 @@ impl SessionMedia {
 
     pub fn pipeline(&self) -> &gst::Pipeline {
         &self.pipeline
+    }
+
+    /// Draws exactly these cards (placeholders, "+N") on the program.
+    pub fn set_cards(&self, cards: &[CardSpec]) {
+        self.cards.set(&self.program, cards);
     }
 
     /// Blocks.

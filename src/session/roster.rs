@@ -1,11 +1,18 @@
 //! Who is in the call, in join order, with what they publish: built from
 //! adapter events, without GStreamer, and the input the layout is cut from.
 
+use std::collections::HashMap;
+use std::time::Duration;
+
 use callcast_signalling::adapter::{RoomEvent, Track, TrackKind, TrackSource};
 use serde::Serialize;
 
 use crate::media::ingest::TrackKey;
 use crate::media::layout::{self, Camera, Scene};
+
+/// How long a camera may send nothing before its tile shows the
+/// placeholder.
+pub const CAMERA_STALL: Duration = Duration::from_millis(1500);
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Member {
@@ -98,8 +105,13 @@ impl Roster {
     }
 
     /// What the layout is cut from: everyone in join order with their
-    /// camera and screen share.
-    pub fn scene(&self) -> Scene<TrackKey> {
+    /// camera and screen share. `ages` says how long ago each video track
+    /// put out its latest frame (missing: none yet). A camera shows while
+    /// its frames come; one that has sent none yet, or none for
+    /// [`CAMERA_STALL`] (muted, or its sender gone quiet), is off: a
+    /// placeholder rather than a frozen picture. A screen share shows from
+    /// its first frame on: a still screen may send nothing for a while.
+    pub fn scene(&self, ages: &HashMap<TrackKey, Duration>) -> Scene<TrackKey> {
         let key = |m: &Member, t: &RosterTrack| TrackKey {
             participant_id: m.id.clone(),
             track_id: t.id.clone(),
@@ -110,6 +122,11 @@ impl Roster {
                 .find(|t| t.kind == TrackKind::Video && (t.source == TrackSource::Screen) == screen)
                 .map(|t| key(m, t))
         };
+        let camera = |m: &Member| match video(m, false) {
+            None => Camera::None,
+            Some(k) if ages.get(&k).is_some_and(|a| *a <= CAMERA_STALL) => Camera::On(k),
+            Some(_) => Camera::Off,
+        };
         Scene {
             members: self
                 .members
@@ -117,8 +134,8 @@ impl Roster {
                 .map(|m| layout::Member {
                     id: m.id.clone(),
                     name: m.display.clone(),
-                    camera: video(m, false).map_or(Camera::None, Camera::On),
-                    screen: video(m, true),
+                    camera: camera(m),
+                    screen: video(m, true).filter(|k| ages.contains_key(k)),
                 })
                 .collect(),
             // The session's speaker tracker and pin decide these.
@@ -173,7 +190,7 @@ mod tests {
         ] {
             r.apply(&e);
         }
-        let scene = r.scene();
+        let scene = r.scene(&flowing(&[("p1", "cam"), ("p2", "cam")]));
         let cameras: Vec<_> = scene
             .members
             .iter()
@@ -203,7 +220,8 @@ mod tests {
             participant_id: "p2".into(),
             talking: true,
         });
-        let scene = r.scene();
+        assert_eq!(r.scene(&flowing(&[])).members[0].screen, None);
+        let scene = r.scene(&flowing(&[("p1", "screen")]));
         assert_eq!(scene.members[0].camera, Camera::None);
         assert_eq!(
             scene.members[0]
@@ -216,6 +234,37 @@ mod tests {
         assert!(r.members()[1].talking);
     }
 
+    /// Video tracks that put out a frame just now.
+    fn flowing(tracks: &[(&str, &str)]) -> HashMap<TrackKey, Duration> {
+        tracks
+            .iter()
+            .map(|(p, t)| {
+                let key = TrackKey {
+                    participant_id: p.to_string(),
+                    track_id: t.to_string(),
+                };
+                (key, Duration::ZERO)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_camera_without_frames_is_off() {
+        let mut r = Roster::default();
+        r.apply(&joined("p1"));
+        r.apply(&published("p1", "cam", TrackKind::Video));
+        let camera = |ages: &HashMap<TrackKey, Duration>| r.scene(ages).members[0].camera.clone();
+        // Not arrived yet.
+        assert_eq!(camera(&flowing(&[])), Camera::Off);
+        let mut ages = flowing(&[("p1", "cam")]);
+        assert!(matches!(camera(&ages), Camera::On(_)));
+        // Quiet for longer than the stall: muted, or its sender is gone.
+        for age in ages.values_mut() {
+            *age = CAMERA_STALL + Duration::from_millis(1);
+        }
+        assert_eq!(camera(&ages), Camera::Off);
+    }
+
     #[test]
     fn leaving_removes_the_member_and_its_tiles() {
         let mut r = Roster::default();
@@ -224,7 +273,7 @@ mod tests {
         assert!(r.apply(&RoomEvent::ParticipantLeft {
             participant_id: "p1".into()
         }));
-        assert!(r.scene().members.is_empty());
+        assert!(r.scene(&flowing(&[])).members.is_empty());
         assert!(!r.apply(&RoomEvent::ParticipantLeft {
             participant_id: "p1".into()
         }));

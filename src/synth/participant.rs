@@ -20,6 +20,7 @@ pub struct SyntheticParticipant {
     id: String,
     spec: SynthSpec,
     leave: Option<oneshot::Sender<()>>,
+    publisher: Arc<Publisher>,
     /// Says "talking" or "silent" to the room.
     talk: mpsc::UnboundedSender<bool>,
     task: JoinHandle<()>,
@@ -57,11 +58,12 @@ impl SyntheticParticipant {
         tracing::info!(name = %spec.name, id = %welcome.participant_id, "synthetic participant joined");
         let (leave, leave_rx) = oneshot::channel();
         let (talk, talk_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(publisher, tx, rx, leave_rx, talk_rx));
+        let task = tokio::spawn(run(publisher.clone(), tx, rx, leave_rx, talk_rx));
         Ok(SyntheticParticipant {
             id: welcome.participant_id,
             spec,
             leave: Some(leave),
+            publisher,
             talk,
             task,
         })
@@ -79,6 +81,12 @@ impl SyntheticParticipant {
     /// client with voice activity detection would.
     pub fn talk(&self, talking: bool) {
         let _ = self.talk.send(talking);
+    }
+
+    /// Mutes or unmutes the camera: while muted it sends no frames, and
+    /// says nothing to the room (a recorder must notice by itself).
+    pub fn mute_video(&self, muted: bool) {
+        self.publisher.mute_video(muted);
     }
 
     /// Leaves the room and stops the media.

@@ -46,6 +46,9 @@ pub struct Publisher {
     tees: [(gst::Element, gst::Caps); 2],
     ice: IceConfig,
     branches: Mutex<HashMap<String, Branch>>,
+    /// Shut, the camera sends nothing, as a client with its camera muted.
+    /// Before the encoder, so that the stream resumes where it stopped.
+    camera_valve: gst::Element,
 }
 
 /// A new subscriber's offer: its SDP and which m-line carries which track.
@@ -86,7 +89,13 @@ impl Publisher {
             tees: [(vtee, chains.video_caps), (atee, chains.audio_caps)],
             ice: ice.clone(),
             branches: Mutex::new(HashMap::new()),
+            camera_valve: chains.camera_valve,
         })
+    }
+
+    /// Stops or resumes sending the camera's frames.
+    pub fn mute_video(&self, muted: bool) {
+        self.camera_valve.set_property("drop", muted);
     }
 
     /// Opens a PeerConnection to `peer` and returns its offer. Local ICE
@@ -269,6 +278,8 @@ pub struct EncodedChains {
     /// Source to RTP capsfilter, in link order.
     pub video: Vec<gst::Element>,
     pub audio: Vec<gst::Element>,
+    /// Drops the raw camera frames while set (in `video`).
+    pub camera_valve: gst::Element,
     pub video_caps: gst::Caps,
     pub audio_caps: gst::Caps,
 }
@@ -306,6 +317,7 @@ impl EncodedChains {
             .build()
             .map_err(|_| MediaError::MissingElement("textoverlay"))?;
         let convert = make("videoconvert", None)?;
+        let valve = make("valve", None)?;
         let vp8 = gst::ElementFactory::make("vp8enc")
             .property("deadline", 1i64)
             .property("cpu-used", 8i32)
@@ -347,7 +359,10 @@ impl EncodedChains {
         let apay_caps = capsfilter(None, &acaps)?;
 
         Ok(EncodedChains {
-            video: vec![video_src, video_caps, label, convert, vp8, vpay, vpay_caps],
+            camera_valve: valve.clone(),
+            video: vec![
+                video_src, video_caps, label, convert, valve, vp8, vpay, vpay_caps,
+            ],
             audio: vec![audio_src, aconvert, aresample, opus, apay, apay_caps],
             video_caps: vcaps,
             audio_caps: acaps,

@@ -8,9 +8,11 @@
 //! - [`strip`]: one featured tile and a filmstrip (speaker, presentation).
 //! - [`custom`]: explicit slots.
 //! - [`select`]: who gets a tile (include/exclude, name patterns).
+//! - [`look`]: what a tile without a picture shows.
 
 pub mod custom;
 pub mod grid;
+pub mod look;
 pub mod select;
 pub mod strip;
 

@@ -1,0 +1,148 @@
+//! Tiles without a picture: a participant who mutes their camera gets a
+//! placeholder (their initials on their own colour) instead of a frozen
+//! frame, and gets their picture back when they unmute; a grid with fewer
+//! tiles than participants ends with a "+N" tile. Checked in the
+//! recording's pixels.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use callcast::media::layout::{Rect, look};
+use common::*;
+use serde_json::{Value, json};
+
+/// How long each phase runs in the recording.
+const PHASE: Duration = Duration::from_secs(3);
+
+fn rect(tile: &Value) -> Rect {
+    let n = |k: &str| tile[k].as_i64().unwrap();
+    Rect {
+        x: n("x") as i32,
+        y: n("y") as i32,
+        width: n("width") as u32,
+        height: n("height") as u32,
+    }
+}
+
+fn near(a: [u8; 3], b: [u8; 3]) -> bool {
+    a.iter()
+        .zip(b)
+        .all(|(x, y)| (*x as i32 - y as i32).abs() < 30)
+}
+
+/// Share of the tile's central third that is near white: the text.
+fn white_share(f: &Frame, r: Rect) -> f64 {
+    let (mut white, mut all) = (0, 0);
+    for y in (r.y as u32 + r.height / 3)..(r.y as u32 + 2 * r.height / 3) {
+        for x in (r.x as u32 + r.width / 3)..(r.x as u32 + 2 * r.width / 3) {
+            all += 1;
+            if f.pixel(x as usize, y as usize).iter().all(|c| *c > 200) {
+                white += 1;
+            }
+        }
+    }
+    white as f64 / all as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placeholders_stand_in_for_missing_pictures() {
+    let serve = Serve::start();
+    let http = reqwest::Client::new();
+    let room = TestRoom::start(&[("m", 0), ("m", 1), ("m", 2)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = dir.path().join("placeholders.mp4");
+    let body = json!({
+        "room": {"adapter": "callcast", "url": room.url(), "room": "m"},
+        "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
+    });
+    let session = serve.create_session(&http, &body).await;
+    let layout = format!("{session}/layout");
+    let shows = async |n: usize, pred: &(dyn Fn(&Value) -> bool + Sync)| {
+        wait_for("the tiles", Duration::from_secs(20), async || {
+            let (_, l) = send(http.get(&layout)).await;
+            l["tiles"]
+                .as_array()
+                .is_some_and(|t| t.len() == n && t.iter().all(pred))
+        })
+        .await;
+        send(http.get(&layout)).await.1
+    };
+    shows(3, &|t| t["shows"] == "video").await;
+    let bob = room.participant(1).id().to_string();
+
+    // Bob's camera stops sending: his tile turns into his placeholder.
+    room.participant(1).mute_video(true);
+    let muted = shows(3, &|t| {
+        (t["participant_id"] == bob.as_str()) == (t["shows"] == "placeholder")
+    })
+    .await;
+    let bob_tile = rect(
+        muted["tiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["participant_id"] == bob.as_str())
+            .unwrap(),
+    );
+    let muted_at = Instant::now();
+    tokio::time::sleep(PHASE).await;
+
+    // Two tiles for three: Alice, then "+2".
+    let (status, more) = send(
+        http.put(&layout)
+            .json(&json!({"kind": "grid", "max_tiles": 2})),
+    )
+    .await;
+    assert_eq!(status, 200, "{more}");
+    assert_eq!(more["tiles"][1]["shows"], "more", "{more}");
+    assert_eq!(more["tiles"][1]["count"], 2, "{more}");
+    let more_tile = rect(&more["tiles"][1]);
+    let more_at = Instant::now();
+    tokio::time::sleep(PHASE).await;
+
+    // Back to everyone; Bob unmutes and his picture returns.
+    let (status, _) = send(http.put(&layout).json(&json!({"kind": "grid"}))).await;
+    assert_eq!(status, 200);
+    room.participant(1).mute_video(false);
+    shows(3, &|t| t["shows"] == "video").await;
+    let back_at = Instant::now();
+    tokio::time::sleep(PHASE).await;
+
+    let stopped = Instant::now();
+    let (status, _) = send(http.delete(&session)).await;
+    assert_eq!(status, 200);
+    room.stop().await;
+
+    tokio::task::spawn_blocking(move || {
+        let end = duration_s(&mp4);
+        let mid = |at: Instant| end - (stopped - at - PHASE / 2).as_secs_f64();
+        let f = frame_at(&mp4, mid(muted_at));
+        let colour = f.dominant(bob_tile);
+        assert!(
+            near(colour, look::colour(&bob)),
+            "Bob's placeholder is {colour:?}, not {:?}",
+            look::colour(&bob)
+        );
+        assert!(
+            white_share(&f, bob_tile) > 0.02,
+            "Bob's initials on his placeholder"
+        );
+        assert_eq!(
+            participants_at(&mp4, mid(muted_at), 3),
+            [None, Some(0), Some(2)],
+            "the others still show"
+        );
+        let f = frame_at(&mp4, mid(more_at));
+        let colour = f.dominant(more_tile);
+        assert!(near(colour, look::MORE_COLOUR), "the +N tile is {colour:?}");
+        assert!(white_share(&f, more_tile) > 0.02, "+2 written on it");
+        assert_eq!(
+            participants_at(&mp4, mid(back_at), 3),
+            [Some(0), Some(1), Some(2)],
+            "Bob's picture back"
+        );
+    })
+    .await
+    .unwrap();
+}
