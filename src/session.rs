@@ -23,7 +23,7 @@ use tokio::task::{JoinHandle, spawn_blocking};
 
 use crate::config::{IngestConfig, ProgramConfig};
 use crate::media::cards::CardSpec;
-use crate::media::ingest::{PeerStatus, TrackKey};
+use crate::media::ingest::{PeerStatus, TrackKey, VideoTile};
 use crate::media::layout::{self, Canvas, Fit, LayoutConfig, Rect, look};
 use crate::media::outputs::s3::S3Config;
 use crate::media::outputs::{BuildContext, OutputSpec, OutputStatus};
@@ -443,6 +443,16 @@ pub struct LayoutView {
 /// How often the session looks for cameras that stopped sending.
 const FLOW_CHECK: Duration = Duration::from_millis(250);
 
+/// A participant's display name, as the scene has it.
+fn name_of(scene: &layout::Scene<TrackKey>, participant: &str) -> String {
+    scene
+        .members
+        .iter()
+        .find(|m| m.id == participant)
+        .map(|m| m.name.clone())
+        .unwrap_or_default()
+}
+
 /// The video tracks a scene shows.
 fn shown(scene: &layout::Scene<TrackKey>) -> HashSet<TrackKey> {
     scene
@@ -749,7 +759,16 @@ impl EventLoop {
         let mut cards = Vec::new();
         for (t, z) in tiles.iter().zip(1..) {
             match &t.content {
-                layout::Content::Video { track } => videos.push((track.clone(), t.rect, t.fit, z)),
+                layout::Content::Video { track } => videos.push(VideoTile {
+                    track: track.clone(),
+                    rect: t.rect,
+                    fit: t.fit,
+                    z,
+                    label: match config.labels {
+                        true => name_of(&scene, &track.participant_id),
+                        false => String::new(),
+                    },
+                }),
                 layout::Content::Placeholder { participant, name } => cards.push(CardSpec {
                     key: participant.clone(),
                     rect: t.rect,
@@ -766,16 +785,36 @@ impl EventLoop {
                 }),
             }
         }
+        // The active speaker's border, when there are others to tell them
+        // from; on top of everything.
+        if let Some(t) = tiles.iter().find(|t| t.highlight)
+            && config.highlight
+            && tiles.len() > 1
+        {
+            let z = tiles.len() as u32 + 1;
+            for (rect, edge) in look::border(t.rect)
+                .into_iter()
+                .zip(["top", "bottom", "left", "right"])
+            {
+                cards.push(CardSpec {
+                    key: format!("highlight-{edge}"),
+                    rect,
+                    z,
+                    text: String::new(),
+                    colour: look::HIGHLIGHT_COLOUR,
+                });
+            }
+        }
         self.media.ingest.set_tiles(&videos);
         self.media.set_cards(&cards);
         // An SFU with simulcast sends the layer that fits each tile.
         let sizes = videos
             .iter()
-            .map(|(k, r, _, _)| adapter::VideoSize {
-                participant_id: k.participant_id.clone(),
-                track_id: k.track_id.clone(),
-                width: r.width,
-                height: r.height,
+            .map(|v| adapter::VideoSize {
+                participant_id: v.track.participant_id.clone(),
+                track_id: v.track.track_id.clone(),
+                width: v.rect.width,
+                height: v.rect.height,
             })
             .collect();
         let _ = self.commands.send(RoomCommand::VideoSizes(sizes));

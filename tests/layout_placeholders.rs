@@ -1,8 +1,9 @@
-//! Tiles without a picture: a participant who mutes their camera gets a
-//! placeholder (their initials on their own colour) instead of a frozen
-//! frame, and gets their picture back when they unmute; a grid with fewer
-//! tiles than participants ends with a "+N" tile. Checked in the
-//! recording's pixels.
+//! What callcast draws on the program besides the pictures: a participant
+//! who mutes their camera gets a placeholder (their initials on their own
+//! colour) instead of a frozen frame, and their picture back when they
+//! unmute; a grid with fewer tiles than participants ends with a "+N"
+//! tile; every picture carries its name; the active speaker's tile has a
+//! border. Checked in the recording's pixels.
 
 mod common;
 
@@ -106,6 +107,23 @@ async fn placeholders_stand_in_for_missing_pictures() {
     assert_eq!(status, 200);
     room.participant(1).mute_video(false);
     shows(3, &|t| t["shows"] == "video").await;
+    let alice = room.participant(0).id().to_string();
+    room.participant(0).talk(true);
+    let back = shows(3, &|t| {
+        t["shows"] == "video" && (t["participant_id"] == alice.as_str()) == (t["highlight"] == true)
+    })
+    .await;
+    let tile_of = |who: &str| {
+        rect(
+            back["tiles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["participant_id"] == who)
+                .unwrap(),
+        )
+    };
+    let (alice_tile, bob_back) = (tile_of(&alice), tile_of(&bob));
     let back_at = Instant::now();
     tokio::time::sleep(PHASE).await;
 
@@ -141,6 +159,42 @@ async fn placeholders_stand_in_for_missing_pictures() {
             participants_at(&mp4, mid(back_at), 3),
             [Some(0), Some(1), Some(2)],
             "Bob's picture back"
+        );
+        let f = frame_at(&mp4, mid(back_at));
+        // Alice speaks: a border along her tile's top edge.
+        let top = Rect {
+            x: alice_tile.x + alice_tile.width as i32 / 4,
+            y: alice_tile.y,
+            width: alice_tile.width / 2,
+            height: 2,
+        };
+        let edge: Vec<[u8; 3]> = (0..16)
+            .map(|i| f.pixel(top.x as usize + i * top.width as usize / 16, top.y as usize))
+            .collect();
+        assert!(
+            edge.iter().all(|p| near(*p, look::HIGHLIGHT_COLOUR)),
+            "the speaker's border: {edge:?}"
+        );
+        // Bob's name, on a shaded band at the bottom left of his picture:
+        // darker pixels than anywhere in his pattern, and white letters.
+        let band = Rect {
+            x: bob_back.x,
+            y: bob_back.y + (bob_back.height - bob_back.height / 12) as i32,
+            width: bob_back.width / 3,
+            height: bob_back.height / 12,
+        };
+        let (mut dark, mut white, mut all) = (0, 0, 0);
+        for y in band.y..band.y + band.height as i32 {
+            for x in band.x..band.x + band.width as i32 {
+                let p = f.pixel(x as usize, y as usize);
+                all += 1;
+                dark += (p.iter().map(|c| *c as u32).sum::<u32>() < 120) as u32;
+                white += p.iter().all(|c| *c > 200) as u32;
+            }
+        }
+        assert!(
+            dark * 10 > all && white * 100 > all,
+            "Bob's label: {dark} dark and {white} white of {all} pixels"
         );
     })
     .await

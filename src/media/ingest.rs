@@ -270,24 +270,23 @@ impl Ingest {
         }
     }
 
-    /// Moves every video track to its tile (with its drawing order: higher
-    /// on top, the backdrop at 0); tracks not in `tiles` are hidden.
-    pub fn set_tiles(&self, tiles: &[(TrackKey, Rect, Fit, u32)]) {
+    /// Moves every video track to its tile; tracks not in `tiles` are
+    /// hidden.
+    pub fn set_tiles(&self, tiles: &[VideoTile]) {
         // Applied outside the lock: resizing sends a reconfigure event up
         // into webrtcbin, whose threads may be waiting for the lock.
         let moves: Vec<(LinkedTrack, Option<Placement>)> = {
             let mut state = self.inner.state.lock().unwrap();
             state.tiles = tiles
                 .iter()
-                .map(|(k, rect, fit, z)| {
-                    (
-                        k.clone(),
-                        Placement {
-                            rect: *rect,
-                            fit: *fit,
-                            z: *z,
-                        },
-                    )
+                .map(|t| {
+                    let placement = Placement {
+                        rect: t.rect,
+                        fit: t.fit,
+                        z: t.z,
+                        label: t.label.clone(),
+                    };
+                    (t.track.clone(), placement)
                 })
                 .collect();
             let State { peers, tiles } = &*state;
@@ -295,7 +294,7 @@ impl Ingest {
                 .values()
                 .flat_map(|p| &p.tracks)
                 .filter(|t| t.bin.kind() == TrackKind::Video)
-                .map(|t| (t.clone(), tiles.get(&t.key).copied()))
+                .map(|t| (t.clone(), tiles.get(&t.key).cloned()))
                 .collect()
         };
         for (track, tile) in moves {
@@ -530,9 +529,9 @@ impl Inner {
             element_safe(&key.track_id),
             ssrc.map_or_else(|| pad.name().to_string(), |s| s.to_string()),
         );
-        let placed = tiles.get(&key).copied();
-        let tile = placed.map(|p| p.rect);
-        let fit = placed.map_or(Fit::Contain, |p| p.fit);
+        let placed = tiles.get(&key).cloned();
+        let tile = placed.as_ref().map(|p| p.rect);
+        let fit = placed.as_ref().map_or(Fit::Contain, |p| p.fit);
         let bin = TrackBin::new(&name, &caps, tile.unwrap_or(HIDDEN), fit)?;
         self.pipeline
             .add(bin.bin())
@@ -655,13 +654,26 @@ fn stream_for_pad<'a>(
     }
 }
 
+/// A video track's tile, as the layout gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoTile {
+    pub track: TrackKey,
+    pub rect: Rect,
+    pub fit: Fit,
+    /// Drawing order on the compositor: higher on top, the backdrop at 0.
+    pub z: u32,
+    /// The name written on the picture; empty for none.
+    pub label: String,
+}
+
 /// Where a video track goes on the program.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Placement {
     rect: Rect,
     fit: Fit,
     /// Drawing order: higher on top.
     z: u32,
+    label: String,
 }
 
 /// Places a video track at its tile, or hides it.
@@ -673,6 +685,7 @@ fn show(track: &LinkedTrack, tile: Option<Placement>) {
         return;
     };
     track.bin.set_tile(p.rect, p.fit);
+    track.bin.set_label(&p.label, p.rect.height);
     place(&track.program_pad, p.rect);
     track.program_pad.set_property("zorder", p.z);
     set_visible(&track.program_pad, true);

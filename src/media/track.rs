@@ -1,7 +1,7 @@
 //! A track bin: one incoming RTP track turned into raw media the program can
 //! blend or mix without further work.
 //!
-//! video: depay ! [parse] ! decode ! convert/scale to its tile ! queue
+//! video: depay ! [parse] ! decode ! crop ! scale to its tile ! name ! queue
 //! audio: depay ! decode ! convert ! resample ! queue
 //!
 //! Decoding and scaling run on the thread webrtcbin's jitter buffer pushes
@@ -80,11 +80,13 @@ pub struct TrackBin {
 
 /// A crop to the tile's shape (for [`Fit::Cover`]) and the capsfilter
 /// after the scaler that sets the tile's size; the scaler letterboxes
-/// whatever shape is left ([`Fit::Contain`]).
+/// whatever shape is left ([`Fit::Contain`]). Then the participant's name,
+/// written at the tile's size.
 #[derive(Clone)]
 struct Sizing {
     crop: gst::Element,
     caps: gst::Element,
+    label: gst::Element,
 }
 
 impl Sizing {
@@ -141,14 +143,22 @@ impl TrackBin {
                 if decoder.has_property("max-errors") {
                     decoder.set_property("max-errors", -1i32);
                 }
+                let label = make("textoverlay", None)?;
+                label.set_property_from_str("valignment", "bottom");
+                label.set_property_from_str("halignment", "left");
+                label.set_property("shaded-background", true);
+                label.set_property("auto-resize", false);
+                label.set_property("silent", true);
                 let sizing = Sizing {
                     crop: make("aspectratiocrop", None)?,
                     caps: capsfilter(None, &video_caps(tile.width, tile.height))?,
+                    label,
                 };
                 sizing.set(tile, fit);
                 elements.push(sizing.crop.clone());
                 elements.push(make("videoconvertscale", None)?);
                 elements.push(sizing.caps.clone());
+                elements.push(sizing.label.clone());
                 Some(sizing)
             }
             TrackKind::Audio => {
@@ -217,6 +227,32 @@ impl TrackBin {
 
     pub fn src_pad(&self) -> gst::Pad {
         self.bin.static_pad("src").expect("track bins have a src")
+    }
+
+    /// Writes `name` on the picture (nothing if empty), sized for a tile
+    /// `height` pixels high.
+    pub fn set_label(&self, name: &str, height: u32) {
+        let Some(sizing) = &self.sizing else {
+            return;
+        };
+        let label = &sizing.label;
+        let silent = name.is_empty() || height < 60;
+        if label.property::<bool>("silent") != silent {
+            label.set_property("silent", silent);
+        }
+        if silent {
+            return;
+        }
+        let font = format!("Sans {}px", (height / 16).max(10));
+        let pad = (height / 40).max(2) as i32;
+        if label.property::<Option<String>>("text").as_deref() != Some(name) {
+            label.set_property("text", name);
+        }
+        if label.property::<Option<String>>("font-desc").as_deref() != Some(font.as_str()) {
+            label.set_property("font-desc", font);
+            label.set_property("xpad", pad);
+            label.set_property("ypad", pad);
+        }
     }
 
     /// Sizes the picture to a new tile; the crop and the scaler

@@ -1,5 +1,8 @@
-//! What callcast draws itself on a tile without a picture: initials on a
-//! colour of the participant's own, and the "+N" of the overflow tile.
+//! What callcast draws itself: on a tile without a picture, initials on a
+//! colour of the participant's own; the "+N" of the overflow tile; the
+//! border that marks the active speaker.
+
+use super::Rect;
 
 /// Up to two letters for `name`: the first letters of its first and last
 /// words ("Ada Lovelace" -> "AL", "bob" -> "B"); "?" for a blank name.
@@ -41,6 +44,44 @@ pub fn colour(id: &str) -> [u8; 3] {
 /// The overflow tile's colour.
 pub const MORE_COLOUR: [u8; 3] = [60, 60, 60];
 
+/// The active speaker's border colour.
+pub const HIGHLIGHT_COLOUR: [u8; 3] = [255, 196, 0];
+
+/// The four edges (top, bottom, left, right) of a border drawn just
+/// inside `tile`, so it never covers a neighbour: about 1/60 of the tile's
+/// shorter side, at least 2 pixels, even (I420).
+pub fn border(tile: Rect) -> [Rect; 4] {
+    let b = ((tile.width.min(tile.height) / 60).max(2) + 1) & !1;
+    let b = b.min((tile.width / 2) & !1).min((tile.height / 2) & !1);
+    let (x, y, w, h) = (tile.x, tile.y, tile.width, tile.height);
+    [
+        Rect {
+            x,
+            y,
+            width: w,
+            height: b,
+        },
+        Rect {
+            x,
+            y: y + (h - b) as i32,
+            width: w,
+            height: b,
+        },
+        Rect {
+            x,
+            y,
+            width: b,
+            height: h,
+        },
+        Rect {
+            x: x + (w - b) as i32,
+            y,
+            width: b,
+            height: h,
+        },
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,6 +94,33 @@ mod tests {
         assert_eq!(initials("élodie durand"), "ÉD");
         assert_eq!(initials(""), "?");
         assert_eq!(initials("   "), "?");
+    }
+
+    #[test]
+    fn borders_stay_inside_the_tile() {
+        for (w, h) in [(1280, 720), (426, 240), (160, 90), (8, 4), (2, 2)] {
+            let tile = Rect {
+                x: 10,
+                y: 20,
+                width: w,
+                height: h,
+            };
+            let edges = border(tile);
+            for e in edges {
+                assert!(e.x >= tile.x && e.y >= tile.y, "{e:?} in {tile:?}");
+                assert!(
+                    e.right() <= tile.right() && e.bottom() <= tile.bottom(),
+                    "{e:?} in {tile:?}"
+                );
+                assert!(e.width % 2 == 0 && e.height % 2 == 0, "{e:?}");
+            }
+            if w >= 120 && h >= 120 {
+                assert!(
+                    edges[0].height >= 2 && edges[0].height <= h / 30,
+                    "{edges:?}"
+                );
+            }
+        }
     }
 
     #[test]

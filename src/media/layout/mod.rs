@@ -136,6 +136,10 @@ pub struct LayoutConfig {
     /// How long the active speaker keeps the floor before another talker
     /// may take it, against flicker.
     pub speaker_hold_ms: u32,
+    /// Each picture carries its participant's name.
+    pub labels: bool,
+    /// A border marks the active speaker's tile.
+    pub highlight: bool,
     /// Custom: the slots, drawn in order (later ones on top).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slots: Vec<Slot>,
@@ -156,6 +160,8 @@ impl Default for LayoutConfig {
             exclude: Vec::new(),
             audio_only: false,
             speaker_hold_ms: 2000,
+            labels: true,
+            highlight: true,
             slots: Vec::new(),
         }
     }
