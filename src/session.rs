@@ -8,6 +8,7 @@
 mod registry;
 pub mod roster;
 pub mod speaker;
+pub mod voice;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,6 +34,7 @@ use crate::media::{MediaError, MediaEvent, SessionMedia};
 pub use registry::Sessions;
 use roster::Roster;
 use speaker::SpeakerTracker;
+use voice::VoiceDetector;
 
 /// How long outputs get to write their end when a session stops.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -99,6 +101,9 @@ struct Shared {
     /// Who has the floor, and who the layout shows as having it.
     speaker: SpeakerTracker,
     speaker_shown: Option<String>,
+    /// The room says who talks; until it does, callcast listens itself.
+    room_talks: bool,
+    voice: VoiceDetector,
     /// The tiles in effect, in drawing order.
     tiles: Vec<layout::Tile<TrackKey>>,
     /// The video tracks the scene showed at the last layout (the others
@@ -177,6 +182,8 @@ impl Session {
             pinned: None,
             tiles: Vec::new(),
             shown: HashSet::new(),
+            room_talks: false,
+            voice: VoiceDetector::default(),
         }));
         let (stop_tx, stop_rx) = mpsc::unbounded_channel();
         let (relayout_tx, relayout_rx) = mpsc::unbounded_channel();
@@ -597,7 +604,22 @@ impl EventLoop {
                 RoomEvent::Talking {
                     participant_id,
                     talking,
-                } => shared.speaker.talking(participant_id, *talking, now),
+                } => {
+                    // The room's word replaces callcast's own listening.
+                    if !shared.room_talks {
+                        shared.room_talks = true;
+                        for id in shared.voice.clear() {
+                            shared.speaker.talking(&id, false, now);
+                            if &id != participant_id {
+                                shared.roster.apply(&RoomEvent::Talking {
+                                    participant_id: id,
+                                    talking: false,
+                                });
+                            }
+                        }
+                    }
+                    shared.speaker.talking(participant_id, *talking, now)
+                }
                 RoomEvent::ParticipantLeft { participant_id } => {
                     shared.speaker.left(participant_id)
                 }
@@ -728,12 +750,26 @@ impl EventLoop {
         shared.state = SessionState::Disconnected;
     }
 
-    /// Lays the program out again if a camera started or stopped sending.
+    /// Lays the program out again if a camera started or stopped sending,
+    /// or (in a room that does not say who talks) the audio levels give
+    /// the floor to someone else.
     fn check_flow(&self) {
         let ages = self.media.ingest.video_ages();
+        let levels = self.media.ingest.audio_levels();
         let changed = {
-            let shared = self.shared.lock().unwrap();
-            shown(&shared.roster.scene(&ages)) != shared.shown
+            let mut shared = self.shared.lock().unwrap();
+            if !shared.room_talks {
+                let now = Instant::now();
+                for (participant_id, talking) in shared.voice.update(&levels, now) {
+                    shared.speaker.talking(&participant_id, talking, now);
+                    shared.roster.apply(&RoomEvent::Talking {
+                        participant_id,
+                        talking,
+                    });
+                }
+            }
+            let speaker = shared.speaker.speaker(Instant::now()).map(String::from);
+            shown(&shared.roster.scene(&ages)) != shared.shown || speaker != shared.speaker_shown
         };
         if changed {
             self.relayout();

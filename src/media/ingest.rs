@@ -60,6 +60,8 @@ struct LinkedTrack {
     /// When the bin last put out a frame: milliseconds since the ingest's
     /// epoch, plus one; 0 before the first.
     last_frame: Arc<AtomicU64>,
+    /// Audio: the latest level (dBFS, the loudest channel) and when.
+    level: Arc<Mutex<Option<(f64, Instant)>>>,
 }
 
 /// A webrtcbin pad whose media nobody uses, and the sink swallowing it.
@@ -329,6 +331,36 @@ impl Ingest {
             .collect()
     }
 
+    /// Notes the level the track bin `bin` measured (from its `level`
+    /// element's message).
+    pub fn note_level(&self, bin: &str, db: f64) {
+        let state = self.inner.state.lock().unwrap();
+        if let Some(t) = state
+            .peers
+            .values()
+            .flat_map(|p| &p.tracks)
+            .find(|t| t.bin.bin().name() == bin)
+        {
+            *t.level.lock().unwrap() = Some((db, Instant::now()));
+        }
+    }
+
+    /// Each participant's loudest audio track now (dBFS), from levels
+    /// measured in the last half second.
+    pub fn audio_levels(&self) -> HashMap<String, f64> {
+        let state = self.inner.state.lock().unwrap();
+        let mut levels: HashMap<String, f64> = HashMap::new();
+        for t in state.peers.values().flat_map(|p| &p.tracks) {
+            if let Some((db, at)) = *t.level.lock().unwrap()
+                && at.elapsed() < Duration::from_millis(500)
+            {
+                let l = levels.entry(t.key.participant_id.clone()).or_insert(db);
+                *l = l.max(db);
+            }
+        }
+        levels
+    }
+
     pub fn peers(&self) -> Vec<PeerStatus> {
         let state = self.inner.state.lock().unwrap();
         let mut peers: Vec<PeerStatus> = state
@@ -564,6 +596,7 @@ impl Inner {
             program_pad,
             source: pad.clone(),
             last_frame: Arc::new(AtomicU64::new(0)),
+            level: Arc::new(Mutex::new(None)),
         };
         if track.bin.kind() == TrackKind::Video {
             self.watch_frames(&track);

@@ -57,6 +57,7 @@ const REQUIRED_ELEMENTS: &[&str] = &[
     "audioresample",
     "compositor",
     "textoverlay",
+    "level",
     "audiomixer",
     "x264enc",
     "h264parse",

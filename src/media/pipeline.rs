@@ -206,6 +206,19 @@ fn watch_bus(
                     output,
                 });
             }
+            // An audio track's loudness: the level element in its bin.
+            MessageView::Element(e) if e.structure().is_some_and(|s| s.name() == "level") => {
+                let bin = msg.src().and_then(|s| s.parent());
+                let rms = e.structure().and_then(|s| s.get::<gst::glib::ValueArray>("rms").ok());
+                if let (Some(bin), Some(rms), Some(m)) = (bin, rms, media.upgrade()) {
+                    let loudest = rms
+                        .iter()
+                        .filter_map(|v| v.get::<f64>().ok())
+                        .fold(f64::NEG_INFINITY, f64::max);
+                    m.ingest.note_level(&bin.name(), loudest);
+                }
+                return gst::BusSyncReply::Drop;
+            }
             // Bins that forward their children's messages (HLS) do so to
             // say when a sink has written its end.
             MessageView::Element(e)

@@ -2,7 +2,10 @@
 //! blend or mix without further work.
 //!
 //! video: depay ! [parse] ! decode ! crop ! scale to its tile ! name ! queue
-//! audio: depay ! decode ! convert ! resample ! queue
+//! audio: depay ! decode ! convert ! resample ! level ! queue
+//!
+//! The `level` says how loud the track is ten times a second (a bus
+//! message), for finding the active speaker when the room does not say.
 //!
 //! Decoding and scaling run on the thread webrtcbin's jitter buffer pushes
 //! from, which is the track's own; the queue at the end decouples it from
@@ -20,6 +23,9 @@ use callcast_signalling::adapter::TrackKind;
 pub const VIDEO_FORMAT: &str = "I420";
 pub const AUDIO_RATE: i32 = 48_000;
 pub const AUDIO_CHANNELS: i32 = 2;
+
+/// How often an audio track's loudness is measured.
+const LEVEL_INTERVAL: gst::ClockTime = gst::ClockTime::from_mseconds(100);
 
 /// Elements that turn one codec's RTP payload into raw media.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +174,10 @@ impl TrackBin {
                 elements.push(make("audioconvert", None)?);
                 elements.push(make("audioresample", None)?);
                 elements.push(capsfilter(None, &audio_caps())?);
+                let level = make("level", None)?;
+                level.set_property("interval", LEVEL_INTERVAL.nseconds());
+                level.set_property("post-messages", true);
+                elements.push(level);
                 None
             }
         };

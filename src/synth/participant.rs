@@ -89,6 +89,12 @@ impl SyntheticParticipant {
         self.publisher.mute_video(muted);
     }
 
+    /// Mutes or unmutes the microphone: while muted it sends nothing, and
+    /// says nothing to the room.
+    pub fn mute_audio(&self, muted: bool) {
+        self.publisher.mute_audio(muted);
+    }
+
     /// Leaves the room and stops the media.
     pub async fn leave(mut self) {
         if let Some(tx) = self.leave.take() {

@@ -49,6 +49,8 @@ pub struct Publisher {
     /// Shut, the camera sends nothing, as a client with its camera muted.
     /// Before the encoder, so that the stream resumes where it stopped.
     camera_valve: gst::Element,
+    /// The same for the microphone.
+    microphone_valve: gst::Element,
 }
 
 /// A new subscriber's offer: its SDP and which m-line carries which track.
@@ -90,12 +92,18 @@ impl Publisher {
             ice: ice.clone(),
             branches: Mutex::new(HashMap::new()),
             camera_valve: chains.camera_valve,
+            microphone_valve: chains.microphone_valve,
         })
     }
 
     /// Stops or resumes sending the camera's frames.
     pub fn mute_video(&self, muted: bool) {
         self.camera_valve.set_property("drop", muted);
+    }
+
+    /// Stops or resumes sending the microphone's sound.
+    pub fn mute_audio(&self, muted: bool) {
+        self.microphone_valve.set_property("drop", muted);
     }
 
     /// Opens a PeerConnection to `peer` and returns its offer. Local ICE
@@ -280,6 +288,8 @@ pub struct EncodedChains {
     pub audio: Vec<gst::Element>,
     /// Drops the raw camera frames while set (in `video`).
     pub camera_valve: gst::Element,
+    /// Drops the raw microphone sound while set (in `audio`).
+    pub microphone_valve: gst::Element,
     pub video_caps: gst::Caps,
     pub audio_caps: gst::Caps,
 }
@@ -346,6 +356,7 @@ impl EncodedChains {
             .map_err(|_| MediaError::MissingElement("audiotestsrc"))?;
         let aconvert = make("audioconvert", None)?;
         let aresample = make("audioresample", None)?;
+        let avalve = make("valve", None)?;
         let opus = gst::ElementFactory::make("opusenc")
             .property("bitrate", 48_000i32)
             .build()
@@ -363,7 +374,10 @@ impl EncodedChains {
             video: vec![
                 video_src, video_caps, label, convert, valve, vp8, vpay, vpay_caps,
             ],
-            audio: vec![audio_src, aconvert, aresample, opus, apay, apay_caps],
+            microphone_valve: avalve.clone(),
+            audio: vec![
+                audio_src, aconvert, aresample, avalve, opus, apay, apay_caps,
+            ],
             video_caps: vcaps,
             audio_caps: acaps,
         })
