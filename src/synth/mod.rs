@@ -20,6 +20,9 @@ pub struct SynthSpec {
     pub width: u32,
     pub height: u32,
     pub fps: u32,
+    /// Publishes its picture as a screen share instead of a camera (as
+    /// clients that share from a second connection do).
+    pub screen: bool,
 }
 
 const NAMES: &[&str] = &[
@@ -59,6 +62,7 @@ impl SynthSpec {
             width: 640,
             height: 360,
             fps: 20,
+            screen: false,
         }
     }
 }

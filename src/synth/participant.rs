@@ -1,6 +1,6 @@
 //! A synthetic participant in a callcast room: joins as a publisher,
-//! announces a camera and a microphone, and offers them to whoever
-//! subscribes.
+//! announces a camera (or a screen share) and a microphone, and offers
+//! them to whoever subscribes.
 
 use std::sync::Arc;
 
@@ -43,7 +43,14 @@ impl SyntheticParticipant {
         };
         let (mut tx, rx, welcome) = client::join(url, room, &spec.name, Role::Publisher).await?;
         for (id, kind, source) in [
-            (VIDEO_TRACK, TrackKind::Video, TrackSource::Camera),
+            (
+                VIDEO_TRACK,
+                TrackKind::Video,
+                match spec.screen {
+                    true => TrackSource::Screen,
+                    false => TrackSource::Camera,
+                },
+            ),
             (AUDIO_TRACK, TrackKind::Audio, TrackSource::Microphone),
         ] {
             tx.send(&ClientMessage::Publish {

@@ -327,7 +327,7 @@ impl EncodedChains {
             .build()
             .map_err(|_| MediaError::MissingElement("textoverlay"))?;
         let convert = make("videoconvert", None)?;
-        let valve = make("valve", None)?;
+        let valve = muting_valve()?;
         let vp8 = gst::ElementFactory::make("vp8enc")
             .property("deadline", 1i64)
             .property("cpu-used", 8i32)
@@ -356,7 +356,7 @@ impl EncodedChains {
             .map_err(|_| MediaError::MissingElement("audiotestsrc"))?;
         let aconvert = make("audioconvert", None)?;
         let aresample = make("audioresample", None)?;
-        let avalve = make("valve", None)?;
+        let avalve = muting_valve()?;
         let opus = gst::ElementFactory::make("opusenc")
             .property("bitrate", 48_000i32)
             .build()
@@ -382,4 +382,12 @@ impl EncodedChains {
             audio_caps: acaps,
         })
     }
+}
+
+/// A valve that, shut, drops media but still passes caps on. (Shut before
+/// the first frame has been encoded, the stream cannot be offered yet.)
+fn muting_valve() -> Result<gst::Element, MediaError> {
+    let valve = make("valve", None)?;
+    valve.set_property_from_str("drop-mode", "forward-sticky-events");
+    Ok(valve)
 }

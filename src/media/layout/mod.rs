@@ -344,7 +344,14 @@ pub fn compute<K: Clone + PartialEq>(
         .and_then(|p| members.iter().position(|m| m.id == p))
         .or_else(|| speaker.and_then(|s| members.iter().position(|m| m.id == s)))
         .unwrap_or(0);
-    let cameras = || members.iter().map(|m| camera(m));
+    // Someone on the call only through a screen share gets no camera
+    // tile, unless audio-only participants get one.
+    let cameras = || {
+        members
+            .iter()
+            .filter(|m| config.audio_only || !matches!(m.camera, Camera::None))
+            .map(|m| camera(m))
+    };
     let screens = || {
         members.iter().filter_map(|m| {
             m.screen.as_ref().map(|k| Item {
