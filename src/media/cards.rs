@@ -138,6 +138,13 @@ impl Cards {
     }
 
     fn remove(&self, program: &Program, card: Card) {
+        // Nothing more into the compositor pad while it goes.
+        if let Some(src) = card.bin.static_pad("src") {
+            src.add_probe(
+                gst::PadProbeType::DATA_DOWNSTREAM | gst::PadProbeType::QUERY_DOWNSTREAM,
+                |_, _| gst::PadProbeReturn::Drop,
+            );
+        }
         program.release(&card.pad);
         let _ = card.bin.set_state(gst::State::Null);
         let _ = self.pipeline.remove(&card.bin);
