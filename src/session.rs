@@ -769,7 +769,8 @@ impl EventLoop {
                 }
             }
             let speaker = shared.speaker.speaker(Instant::now()).map(String::from);
-            shown(&shared.roster.scene(&ages)) != shared.shown || speaker != shared.speaker_shown
+            let scene = shared.roster.scene(&ages, Instant::now());
+            shown(&scene) != shared.shown || speaker != shared.speaker_shown
         };
         if changed {
             self.relayout();
@@ -780,7 +781,7 @@ impl EventLoop {
         let ages = self.media.ingest.video_ages();
         let (config, scene) = {
             let mut shared = self.shared.lock().unwrap();
-            let mut scene = shared.roster.scene(&ages);
+            let mut scene = shared.roster.scene(&ages, Instant::now());
             shared.shown = shown(&scene);
             scene.pinned = shared.pinned.clone();
             scene.speaker = shared.speaker.speaker(Instant::now()).map(String::from);

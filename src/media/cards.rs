@@ -33,7 +33,6 @@ pub struct CardSpec {
 struct Card {
     bin: gst::Bin,
     source: gst::Element,
-    caps: gst::Element,
     text: gst::Element,
     pad: gst::Pad,
     spec: CardSpec,
@@ -69,8 +68,17 @@ impl Cards {
             }
         }
         for spec in specs {
+            // A new size means a new card: renegotiating a source that may
+            // not have started yet races in textoverlay (1.22).
+            if let Some(card) = cards.get(&spec.key)
+                && (card.spec.rect.width, card.spec.rect.height)
+                    != (spec.rect.width, spec.rect.height)
+            {
+                let card = cards.remove(&spec.key).expect("just found");
+                self.remove(program, card);
+            }
             match cards.get_mut(&spec.key) {
-                Some(card) => card.update(spec, self.fps),
+                Some(card) => card.update(spec),
                 None => match self.make(program, spec) {
                     Ok(card) => {
                         cards.insert(spec.key.clone(), card);
@@ -130,7 +138,6 @@ impl Cards {
         Ok(Card {
             bin,
             source,
-            caps,
             text,
             pad,
             spec: card_spec,
@@ -152,19 +159,15 @@ impl Cards {
 }
 
 impl Card {
-    fn update(&mut self, spec: &CardSpec, fps: u32) {
+    /// Moves or redraws the card (same size).
+    fn update(&mut self, spec: &CardSpec) {
         if spec.rect != self.spec.rect {
-            // The source renegotiates to the new size on its next frame.
-            self.caps.set_property("caps", card_caps(spec.rect, fps));
             place(&self.pad, spec.rect);
         }
         if spec.z != self.spec.z {
             self.pad.set_property("zorder", spec.z);
         }
-        if spec.text != self.spec.text
-            || spec.colour != self.spec.colour
-            || spec.rect.height != self.spec.rect.height
-        {
+        if spec.text != self.spec.text || spec.colour != self.spec.colour {
             draw(&self.source, &self.text, spec);
         }
         self.spec = spec.clone();

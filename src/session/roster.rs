@@ -2,7 +2,7 @@
 //! adapter events, without GStreamer, and the input the layout is cut from.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use callcast_signalling::adapter::{RoomEvent, Track, TrackKind, TrackSource};
 use serde::Serialize;
@@ -13,6 +13,11 @@ use crate::media::layout::{self, Camera, Scene};
 /// How long a camera may send nothing before its tile shows the
 /// placeholder.
 pub const CAMERA_STALL: Duration = Duration::from_millis(1500);
+
+/// How long a newly published camera has for its first frame before its
+/// tile shows the placeholder: most arrive within it, so a join does not
+/// flash a placeholder first.
+pub const ARRIVAL_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Member {
@@ -27,6 +32,9 @@ pub struct RosterTrack {
     pub id: String,
     pub kind: TrackKind,
     pub source: TrackSource,
+    /// When it was published.
+    #[serde(skip)]
+    pub since: Instant,
 }
 
 impl From<&Track> for RosterTrack {
@@ -35,6 +43,7 @@ impl From<&Track> for RosterTrack {
             id: t.id.clone(),
             kind: t.kind,
             source: t.source,
+            since: Instant::now(),
         }
     }
 }
@@ -109,23 +118,30 @@ impl Roster {
     /// put out its latest frame (missing: none yet). A camera shows while
     /// its frames come; one that has sent none yet, or none for
     /// [`CAMERA_STALL`] (muted, or its sender gone quiet), is off: a
-    /// placeholder rather than a frozen picture. A screen share shows from
-    /// its first frame on: a still screen may send nothing for a while.
-    pub fn scene(&self, ages: &HashMap<TrackKey, Duration>) -> Scene<TrackKey> {
+    /// placeholder rather than a frozen picture; one just published has
+    /// [`ARRIVAL_GRACE`] to send its first. A screen share shows from its
+    /// first frame on: a still screen may send nothing for a while.
+    pub fn scene(&self, ages: &HashMap<TrackKey, Duration>, now: Instant) -> Scene<TrackKey> {
         let key = |m: &Member, t: &RosterTrack| TrackKey {
             participant_id: m.id.clone(),
             track_id: t.id.clone(),
         };
-        let video = |m: &'_ Member, screen: bool| {
+        fn video_track(m: &Member, screen: bool) -> Option<&RosterTrack> {
             m.tracks
                 .iter()
                 .find(|t| t.kind == TrackKind::Video && (t.source == TrackSource::Screen) == screen)
-                .map(|t| key(m, t))
-        };
-        let camera = |m: &Member| match video(m, false) {
+        }
+        let video = |m: &Member, screen: bool| video_track(m, screen).map(|t| key(m, t));
+        let camera = |m: &Member| match video_track(m, false) {
             None => Camera::None,
-            Some(k) if ages.get(&k).is_some_and(|a| *a <= CAMERA_STALL) => Camera::On(k),
-            Some(_) => Camera::Off,
+            Some(t) => {
+                let k = key(m, t);
+                let fresh = match ages.get(&k) {
+                    Some(age) => *age <= CAMERA_STALL,
+                    None => now.saturating_duration_since(t.since) < ARRIVAL_GRACE,
+                };
+                if fresh { Camera::On(k) } else { Camera::Off }
+            }
         };
         Scene {
             members: self
@@ -190,7 +206,7 @@ mod tests {
         ] {
             r.apply(&e);
         }
-        let scene = r.scene(&flowing(&[("p1", "cam"), ("p2", "cam")]));
+        let scene = r.scene(&flowing(&[("p1", "cam"), ("p2", "cam")]), Instant::now());
         let cameras: Vec<_> = scene
             .members
             .iter()
@@ -220,8 +236,9 @@ mod tests {
             participant_id: "p2".into(),
             talking: true,
         });
-        assert_eq!(r.scene(&flowing(&[])).members[0].screen, None);
-        let scene = r.scene(&flowing(&[("p1", "screen")]));
+        let now = Instant::now();
+        assert_eq!(r.scene(&flowing(&[]), now).members[0].screen, None);
+        let scene = r.scene(&flowing(&[("p1", "screen")]), now);
         assert_eq!(scene.members[0].camera, Camera::None);
         assert_eq!(
             scene.members[0]
@@ -253,16 +270,23 @@ mod tests {
         let mut r = Roster::default();
         r.apply(&joined("p1"));
         r.apply(&published("p1", "cam", TrackKind::Video));
-        let camera = |ages: &HashMap<TrackKey, Duration>| r.scene(ages).members[0].camera.clone();
-        // Not arrived yet.
-        assert_eq!(camera(&flowing(&[])), Camera::Off);
+        let since = r.members()[0].tracks[0].since;
+        let camera = |ages: &HashMap<TrackKey, Duration>, after: Duration| {
+            r.scene(ages, since + after).members[0].camera.clone()
+        };
+        // Not arrived yet: in its grace, then a placeholder.
+        assert!(matches!(
+            camera(&flowing(&[]), Duration::ZERO),
+            Camera::On(_)
+        ));
+        assert_eq!(camera(&flowing(&[]), ARRIVAL_GRACE), Camera::Off);
         let mut ages = flowing(&[("p1", "cam")]);
-        assert!(matches!(camera(&ages), Camera::On(_)));
+        assert!(matches!(camera(&ages, ARRIVAL_GRACE), Camera::On(_)));
         // Quiet for longer than the stall: muted, or its sender is gone.
         for age in ages.values_mut() {
             *age = CAMERA_STALL + Duration::from_millis(1);
         }
-        assert_eq!(camera(&ages), Camera::Off);
+        assert_eq!(camera(&ages, ARRIVAL_GRACE), Camera::Off);
     }
 
     #[test]
@@ -273,7 +297,7 @@ mod tests {
         assert!(r.apply(&RoomEvent::ParticipantLeft {
             participant_id: "p1".into()
         }));
-        assert!(r.scene(&flowing(&[])).members.is_empty());
+        assert!(r.scene(&flowing(&[]), Instant::now()).members.is_empty());
         assert!(!r.apply(&RoomEvent::ParticipantLeft {
             participant_id: "p1".into()
         }));
