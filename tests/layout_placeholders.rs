@@ -59,15 +59,24 @@ async fn placeholders_stand_in_for_missing_pictures() {
     });
     let session = serve.create_session(&http, &body).await;
     let layout = format!("{session}/layout");
+    // Waits for `n` tiles that all satisfy `pred`; on timeout, says what
+    // the session showed instead.
     let shows = async |n: usize, pred: &(dyn Fn(&Value) -> bool + Sync)| {
-        wait_for("the tiles", Duration::from_secs(20), async || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
             let (_, l) = send(http.get(&layout)).await;
-            l["tiles"]
+            if l["tiles"]
                 .as_array()
                 .is_some_and(|t| t.len() == n && t.iter().all(pred))
-        })
-        .await;
-        send(http.get(&layout)).await.1
+            {
+                return l;
+            }
+            if Instant::now() > deadline {
+                let (_, info) = send(http.get(&session)).await;
+                panic!("timed out waiting for the tiles: {l}\nsession: {info}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     };
     shows(3, &|t| t["shows"] == "video").await;
     let bob = room.participant(1).id().to_string();
