@@ -71,6 +71,9 @@ impl Program {
             .map_err(|_| MediaError::Link("program elements".into()))?;
         link_chain(&[&backdrop, &backdrop_caps, &compositor, &video_out])?;
         link_chain(&[&silence, &silence_caps, &audiomixer, &audio_out])?;
+        for out in [&video_out, &audio_out] {
+            warn_on_eos(&out.static_pad("src").expect("capsfilter has src"));
+        }
 
         Ok(Program {
             compositor,
@@ -128,16 +131,42 @@ impl Program {
 
 /// A compositor or audiomixer that gives inputs `input_latency` to arrive
 /// and never waits for an input that has sent nothing yet.
+///
+/// Its timeline starts at its first buffer (the backdrop's or the
+/// silence's): until then it waits for data, not for the clock. Waiting
+/// for the clock, it can time out before the pipeline has set its base
+/// time, with every input still inactive, and GStreamer 1.22 then ends the
+/// stream (EOS at start: every output without that kind of media).
 fn live_aggregator(
     factory: &'static str,
     input_latency: gst::ClockTime,
 ) -> Result<gst::Element, MediaError> {
-    gst::ElementFactory::make(factory)
+    let aggregator = gst::ElementFactory::make(factory)
         .name(factory)
         .property("ignore-inactive-pads", true)
         .property("min-upstream-latency", input_latency.nseconds())
         .build()
-        .map_err(|_| MediaError::MissingElement(factory))
+        .map_err(|_| MediaError::MissingElement(factory))?;
+    aggregator.set_property_from_str("start-time-selection", "first");
+    Ok(aggregator)
+}
+
+/// The program ends only when callcast ends it, after the compositor and
+/// the mixer (at the encoders, which then refuse more and the aggregators
+/// end too): an end coming out of them before is a fault that leaves every
+/// output without that media, and is said loudly.
+fn warn_on_eos(pad: &gst::Pad) {
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, |pad, info| {
+        if let Some(gst::PadProbeData::Event(ev)) = &info.data
+            && ev.type_() == gst::EventType::Eos
+            && pad
+                .peer()
+                .is_some_and(|peer| !peer.pad_flags().contains(gst::PadFlags::EOS))
+        {
+            tracing::error!(pad = %pad.path_string(), "the program ended by itself");
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 /// Moves a compositor pad. Width and height match what the track bin scales
