@@ -10,7 +10,7 @@ pub mod roster;
 pub mod speaker;
 pub mod voice;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -282,7 +282,14 @@ impl Session {
             effective: shared.effective,
             pinned: shared.pinned.clone(),
             canvas: self.canvas,
-            tiles: shared.tiles.iter().map(TileView::from).collect(),
+            tiles: {
+                let framed = self.media.ingest.video_ages();
+                shared
+                    .tiles
+                    .iter()
+                    .map(|t| TileView::new(t, &framed))
+                    .collect()
+            },
         }
     }
 
@@ -489,7 +496,9 @@ pub enum PinError {
 /// A tile as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TileView {
-    /// `video`, `placeholder` (initials on a colour) or `more` (+N).
+    /// `video`, `arriving` (a picture whose first frame is still on its
+    /// way: the tile is kept for it, empty, for a moment), `placeholder`
+    /// (initials on a colour) or `more` (+N).
     pub shows: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub participant_id: Option<String>,
@@ -504,10 +513,18 @@ pub struct TileView {
     pub highlight: bool,
 }
 
-impl From<&layout::Tile<TrackKey>> for TileView {
-    fn from(t: &layout::Tile<TrackKey>) -> Self {
+impl TileView {
+    /// `framed`: the video tracks that have put out a frame.
+    fn new<V>(t: &layout::Tile<TrackKey>, framed: &HashMap<TrackKey, V>) -> Self {
         let (shows, track_id, count) = match &t.content {
-            layout::Content::Video { track } => ("video", Some(track.track_id.clone()), None),
+            layout::Content::Video { track } => (
+                match framed.contains_key(track) {
+                    true => "video",
+                    false => "arriving",
+                },
+                Some(track.track_id.clone()),
+                None,
+            ),
             layout::Content::Placeholder { .. } => ("placeholder", None, None),
             layout::Content::More { count } => ("more", None, Some(*count)),
         };

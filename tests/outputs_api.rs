@@ -55,7 +55,11 @@ async fn outputs_come_and_go_without_touching_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let kept = dir.path().join("kept.mp4");
 
-    let body = json!({"room": {"adapter": "callcast", "url": room.url(), "room": "o"}, "outputs": [record(&kept)]});
+    // No speaker border: its cards would come and go with Alice's voice
+    // and blur the element count this test compares.
+    let body = json!({"room": {"adapter": "callcast", "url": room.url(), "room": "o"},
+                      "layout": {"kind": "grid", "highlight": false},
+                      "outputs": [record(&kept)]});
     let session = serve.create_session(&http, &body).await;
     let outputs = format!("{session}/outputs");
     wait_for(
@@ -67,6 +71,12 @@ async fn outputs_come_and_go_without_touching_the_others() {
                 && info["outputs"][0]["state"] == "live"
         },
     )
+    .await;
+    // Her picture on her tile: no card comes or goes after the baseline.
+    wait_for("Alice's picture", Duration::from_secs(5), async || {
+        let (_, layout) = send(http.get(format!("{session}/layout"))).await;
+        layout["tiles"][0]["shows"] == "video"
+    })
     .await;
     let (_, info) = send(http.get(&session)).await;
     let baseline = info["pipeline"].clone();

@@ -83,6 +83,7 @@ impl Publisher {
             .map_err(|_| MediaError::Link("publisher elements".into()))?;
         link_chain(&video)?;
         link_chain(&audio)?;
+        log_faults(&pipeline, &spec.name);
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|_| MediaError::State("publisher would not start".into()))?;
@@ -259,19 +260,44 @@ impl Drop for Publisher {
 /// it is connected).
 fn wait_for_caps(webrtcbin: &gst::Element) -> Result<(), MediaError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !webrtcbin
-        .sink_pads()
-        .iter()
-        .all(|p| p.peer().and_then(|peer| peer.current_caps()).is_some())
-    {
+    loop {
+        let waiting: Vec<String> = webrtcbin
+            .sink_pads()
+            .iter()
+            .filter(|p| p.peer().and_then(|peer| peer.current_caps()).is_none())
+            .map(|p| p.name().to_string())
+            .collect();
+        if waiting.is_empty() {
+            return Ok(());
+        }
         if std::time::Instant::now() > deadline {
-            return Err(MediaError::Negotiation(
-                "no media reached the publisher's webrtcbin".into(),
-            ));
+            return Err(MediaError::Negotiation(format!(
+                "no media reached the publisher's webrtcbin on {} (muted before its first frame?)",
+                waiting.join(", ")
+            )));
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    Ok(())
+}
+
+/// Says what goes wrong in a publisher's pipeline (nothing else reads its
+/// bus, so nothing else piles up on it either).
+fn log_faults(pipeline: &gst::Pipeline, name: &str) {
+    let name = name.to_string();
+    let bus = pipeline.bus().expect("pipelines have a bus");
+    bus.set_sync_handler(move |_, msg| {
+        let element = msg.src().map(|s| s.path_string().to_string());
+        match msg.view() {
+            gst::MessageView::Error(e) => {
+                tracing::error!(participant = %name, ?element, error = %e.error(), debug = ?e.debug(), "synthetic participant: pipeline error");
+            }
+            gst::MessageView::Warning(w) => {
+                tracing::warn!(participant = %name, ?element, warning = %w.error(), debug = ?w.debug(), "synthetic participant: pipeline warning");
+            }
+            _ => {}
+        }
+        gst::BusSyncReply::Drop
+    });
 }
 
 fn tee() -> Result<gst::Element, MediaError> {

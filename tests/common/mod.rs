@@ -578,6 +578,15 @@ impl TestRoom {
     /// `people`: (room name, participant index) for each participant.
     pub async fn start(people: &[(&str, usize)]) -> TestRoom {
         callcast::media::init().unwrap();
+        // The room and its participants run in the test process: their
+        // warnings show with the test's output when it fails.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "info".into()),
+            )
+            .try_init();
         let server = callcast_signalling::room::RoomServer::bind("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
