@@ -859,6 +859,8 @@ impl EventLoop {
                 });
             }
         }
+        self.media
+            .set_transition(Duration::from_millis(config.transition_ms.into()));
         self.media.ingest.set_tiles(&videos);
         self.media.set_cards(&cards);
         // An SFU with simulcast sends the layer that fits each tile.

@@ -76,6 +76,10 @@ async fn layouts_change_live() {
             "slots[0].width",
         ),
         (json!({"kind": "speaker", "fit": "stretch"}), "fit"),
+        (
+            json!({"kind": "grid", "transition_ms": 60000}),
+            "transition_ms",
+        ),
     ];
     for (body, field) in bad {
         let (status, err) = send(http.put(&layout).json(&body)).await;

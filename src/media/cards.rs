@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use gst::prelude::*;
 
 use super::layout::Rect;
-use super::program::{Program, place};
+use super::program::Program;
 use super::track::video_caps;
 use super::{MediaError, capsfilter, link_chain, make};
 
@@ -69,18 +69,22 @@ impl Cards {
         }
         for spec in specs {
             // A new size means a new card: renegotiating a source that may
-            // not have started yet races in textoverlay (1.22).
+            // not have started yet races in textoverlay (1.22). The new
+            // one glides from where the old one was.
+            let mut was = None;
             if let Some(card) = cards.get(&spec.key)
                 && (card.spec.rect.width, card.spec.rect.height)
                     != (spec.rect.width, spec.rect.height)
             {
                 let card = cards.remove(&spec.key).expect("just found");
+                was = Some(card.spec.rect);
                 self.remove(program, card);
             }
             match cards.get_mut(&spec.key) {
-                Some(card) => card.update(spec),
-                None => match self.make(program, spec) {
+                Some(card) => card.update(program, spec),
+                None => match self.make(program, spec, was.unwrap_or(spec.rect)) {
                     Ok(card) => {
+                        program.place(&card.pad, spec.rect);
                         cards.insert(spec.key.clone(), card);
                     }
                     Err(e) => tracing::warn!(card = %spec.key, error = %e, "cannot draw a card"),
@@ -89,7 +93,8 @@ impl Cards {
         }
     }
 
-    fn make(&self, program: &Program, spec: &CardSpec) -> Result<Card, MediaError> {
+    /// Makes the card for `spec`, its pad first at `at`.
+    fn make(&self, program: &Program, spec: &CardSpec, at: Rect) -> Result<Card, MediaError> {
         let name = format!("card-{}", super::element_safe(&spec.key));
         let bin = gst::Bin::builder().name(&name).build();
         let source = gst::ElementFactory::make("videotestsrc")
@@ -121,7 +126,7 @@ impl Cards {
         self.pipeline
             .add(&bin)
             .map_err(|_| MediaError::Link(format!("{name}: cannot add")))?;
-        let pad = match program.link_video(src.upcast_ref(), spec.rect) {
+        let pad = match program.link_video(src.upcast_ref(), at) {
             Ok(pad) => pad,
             Err(e) => {
                 let _ = self.pipeline.remove(&bin);
@@ -160,9 +165,9 @@ impl Cards {
 
 impl Card {
     /// Moves or redraws the card (same size).
-    fn update(&mut self, spec: &CardSpec) {
+    fn update(&mut self, program: &Program, spec: &CardSpec) {
         if spec.rect != self.spec.rect {
-            place(&self.pad, spec.rect);
+            program.place(&self.pad, spec.rect);
         }
         if spec.z != self.spec.z {
             self.pad.set_property("zorder", spec.z);

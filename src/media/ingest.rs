@@ -17,7 +17,7 @@ use gst::prelude::*;
 use tokio::sync::mpsc;
 
 use super::layout::{Fit, Rect};
-use super::program::{Program, place};
+use super::program::Program;
 use super::track::TrackBin;
 use super::webrtc;
 use super::{MediaError, MediaEvent, element_safe};
@@ -300,7 +300,7 @@ impl Ingest {
                 .collect()
         };
         for (track, tile) in moves {
-            show(&track, tile);
+            show(&self.inner.program, &track, tile);
         }
     }
 
@@ -602,7 +602,7 @@ impl Inner {
             self.watch_frames(&track);
         }
         if track.bin.kind() == TrackKind::Video {
-            show(&track, placed);
+            show(&self.program, &track, placed);
         }
         tracing::info!(peer = peer_id, participant = %track.key.participant_id, track = %track.key.track_id, %mid, ?ssrc, "track linked");
         // The same track on a new SSRC (the sender restarted it): the old
@@ -709,19 +709,24 @@ struct Placement {
     label: String,
 }
 
-/// Places a video track at its tile, or hides it.
-fn show(track: &LinkedTrack, tile: Option<Placement>) {
+/// Places a video track at its tile (gliding there from where it was, or
+/// appearing there if it was hidden), or hides it.
+fn show(program: &Program, track: &LinkedTrack, tile: Option<Placement>) {
+    let pad = &track.program_pad;
     let Some(p) = tile else {
-        set_visible(&track.program_pad, false);
+        set_visible(pad, false);
         track.bin.set_tile(HIDDEN, Fit::Contain);
-        place(&track.program_pad, HIDDEN);
+        program.jump(pad, HIDDEN);
         return;
     };
     track.bin.set_tile(p.rect, p.fit);
     track.bin.set_label(&p.label, p.rect.height);
-    place(&track.program_pad, p.rect);
-    track.program_pad.set_property("zorder", p.z);
-    set_visible(&track.program_pad, true);
+    match pad.property::<f64>("alpha") > 0.0 {
+        true => program.place(pad, p.rect),
+        false => program.jump(pad, p.rect),
+    }
+    pad.set_property("zorder", p.z);
+    set_visible(pad, true);
 }
 
 /// The compositor skips pads with alpha 0 entirely.

@@ -15,6 +15,7 @@ pub mod cards;
 pub mod encode;
 pub mod ingest;
 pub mod layout;
+pub mod mover;
 pub mod outputs;
 pub mod pipeline;
 pub mod program;

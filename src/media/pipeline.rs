@@ -116,6 +116,11 @@ impl SessionMedia {
         self.cards.set(&self.program, cards);
     }
 
+    /// How long tiles take to glide to a new place.
+    pub fn set_transition(&self, transition: std::time::Duration) {
+        self.program.set_transition(transition);
+    }
+
     /// Blocks.
     pub fn recalculate_latency(&self) {
         let _ = self.pipeline.recalculate_latency();

@@ -6,6 +6,7 @@
 use gst::prelude::*;
 
 use super::layout::Rect;
+use super::mover::{Mover, set_rect};
 use super::track::{audio_caps, video_caps};
 use super::{MediaError, capsfilter, link_chain};
 use crate::config::ProgramConfig;
@@ -15,6 +16,7 @@ pub struct Program {
     audiomixer: gst::Element,
     video_out: gst::Element,
     audio_out: gst::Element,
+    mover: Mover,
 }
 
 impl Program {
@@ -80,6 +82,7 @@ impl Program {
             audiomixer,
             video_out,
             audio_out,
+            mover: Mover::new(cfg.fps),
         })
     }
 
@@ -102,7 +105,7 @@ impl Program {
             .compositor
             .request_pad_simple("sink_%u")
             .ok_or_else(|| MediaError::Link("no compositor pad".into()))?;
-        place(&pad, rect);
+        set_rect(&pad, rect);
         src.link(&pad)
             .map_err(|e| MediaError::Link(format!("track to compositor: {e:?}")))?;
         Ok(pad)
@@ -118,8 +121,25 @@ impl Program {
         Ok(pad)
     }
 
+    /// Glides a pad from [`Program::link_video`] to `rect` over the
+    /// transition.
+    pub fn place(&self, pad: &gst::Pad, rect: Rect) {
+        self.mover.glide(pad, rect);
+    }
+
+    /// Puts a pad at `rect` at once.
+    pub fn jump(&self, pad: &gst::Pad, rect: Rect) {
+        self.mover.jump(pad, rect);
+    }
+
+    /// How long tiles take to reach a new place; zero makes them jump.
+    pub fn set_transition(&self, transition: std::time::Duration) {
+        self.mover.set_transition(transition);
+    }
+
     /// Releases a pad from [`Program::link_video`] or [`Program::link_audio`].
     pub fn release(&self, pad: &gst::Pad) {
+        self.mover.forget(pad);
         if let Some(parent) = pad.parent_element() {
             if let Some(peer) = pad.peer() {
                 let _ = peer.unlink(pad);
@@ -167,13 +187,4 @@ fn warn_on_eos(pad: &gst::Pad) {
         }
         gst::PadProbeReturn::Ok
     });
-}
-
-/// Moves a compositor pad. Width and height match what the track bin scales
-/// to, so the compositor only scales frames still in flight during a change.
-pub fn place(pad: &gst::Pad, rect: Rect) {
-    pad.set_property("xpos", rect.x);
-    pad.set_property("ypos", rect.y);
-    pad.set_property("width", rect.width as i32);
-    pad.set_property("height", rect.height as i32);
 }

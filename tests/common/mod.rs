@@ -625,3 +625,27 @@ impl TestRoom {
         self.server.shutdown().await;
     }
 }
+
+/// Row `y` of every frame of the recording's video, in order. (Cut two
+/// rows high from an even one: 4:2:0 cannot be cut thinner.)
+pub fn rows(path: &Path, y: u32) -> Vec<Vec<[u8; 3]>> {
+    let (top, skip) = (y & !1, (y & 1) as usize);
+    let v = ffprobe_json(
+        path,
+        &["-select_streams", "v:0", "-show_entries", "stream=width"],
+    );
+    let width = v["streams"][0]["width"].as_u64().expect("a video stream") as usize;
+    let out = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-vf", &format!("crop={width}:2:0:{top}")])
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]));
+    out.chunks_exact(width * 3 * 2)
+        .map(|pair| {
+            pair[skip * width * 3..(skip + 1) * width * 3]
+                .chunks_exact(3)
+                .map(|p| [p[0], p[1], p[2]])
+                .collect()
+        })
+        .collect()
+}

@@ -9,10 +9,12 @@
 //! - [`custom`]: explicit slots.
 //! - [`select`]: who gets a tile (include/exclude, name patterns).
 //! - [`look`]: what a tile without a picture shows.
+//! - [`motion`]: where a tile is while it moves to its new place.
 
 pub mod custom;
 pub mod grid;
 pub mod look;
+pub mod motion;
 pub mod select;
 pub mod strip;
 
@@ -140,6 +142,9 @@ pub struct LayoutConfig {
     pub labels: bool,
     /// A border marks the active speaker's tile.
     pub highlight: bool,
+    /// How long tiles take to glide to a new place when the layout
+    /// changes; 0 makes them jump.
+    pub transition_ms: u32,
     /// Custom: the slots, drawn in order (later ones on top).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slots: Vec<Slot>,
@@ -162,6 +167,7 @@ impl Default for LayoutConfig {
             speaker_hold_ms: 2000,
             labels: true,
             highlight: true,
+            transition_ms: 300,
             slots: Vec::new(),
         }
     }
@@ -187,6 +193,9 @@ impl LayoutConfig {
         }
         if self.speaker_hold_ms > 60_000 {
             return err("speaker_hold_ms", "at most 60000");
+        }
+        if self.transition_ms > 2000 {
+            return err("transition_ms", "at most 2000");
         }
         if let Some(n) = self.max_tiles {
             if !matches!(self.kind, Kind::Grid | Kind::Speaker | Kind::Presentation) {
