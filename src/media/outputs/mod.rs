@@ -302,6 +302,28 @@ pub fn entry_queue(seconds: u64) -> Result<gst::Element, MediaError> {
     Ok(queue)
 }
 
+/// Makes the muxer fed by `src` take that input as not live. A muxer
+/// with live inputs starts at a timeout, with whatever streams have caps
+/// by then: an MP4 header or an MPEG-TS stream without the video that
+/// came late (mpegtsmux even fails: "Could not create handler for
+/// stream"). Not live, it waits for every input and takes buffers
+/// strictly in timestamp order. Its sink does not sync to the clock, so
+/// nothing waits on it.
+pub fn not_live(src: &gst::Pad) {
+    src.add_probe(
+        gst::PadProbeType::QUERY_UPSTREAM | gst::PadProbeType::PULL,
+        |_, info| {
+            if let Some(gst::PadProbeData::Query(q)) = &mut info.data
+                && let gst::QueryViewMut::Latency(l) = q.view_mut()
+            {
+                let (_, min, max) = l.result();
+                l.set(false, min, max);
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+}
+
 /// h264parse putting the parameter sets before every key frame (a viewer
 /// may join, a segment must decode, at any of them) and caps for Annex B:
 /// what MPEG-TS muxers take.

@@ -20,7 +20,7 @@ use gst::prelude::*;
 
 use super::location::Location;
 use super::s3::S3Config;
-use super::{OutputBin, add_sink_pad, entry_queue, probe_eos};
+use super::{OutputBin, add_sink_pad, entry_queue, not_live, probe_eos};
 use crate::media::{MediaError, link_chain, make};
 
 /// The longest a fragment runs (it is cut at the next key frame after).
@@ -88,25 +88,6 @@ impl RecordOutput {
         }
         Ok(RecordOutput { bin, inputs, parts })
     }
-}
-
-/// Makes the muxer take its inputs as not live: it then waits for both
-/// and takes buffers strictly in timestamp order, never leaving a stream
-/// out because its first buffer came late. A recording has no deadline
-/// (its sink does not sync to the clock), so nothing waits on it.
-fn not_live(src: &gst::Pad) {
-    src.add_probe(
-        gst::PadProbeType::QUERY_UPSTREAM | gst::PadProbeType::PULL,
-        |_, info| {
-            if let Some(gst::PadProbeData::Query(q)) = &mut info.data
-                && let gst::QueryViewMut::Latency(l) = q.view_mut()
-            {
-                let (_, min, max) = l.result();
-                l.set(false, min, max);
-            }
-            gst::PadProbeReturn::Ok
-        },
-    );
 }
 
 /// Marks the end of the video with a gap event just before its EOS.

@@ -3,7 +3,7 @@
 
 use gst::prelude::*;
 
-use super::{OutputBin, add_sink_pad, annexb_parser, entry_queue};
+use super::{OutputBin, add_sink_pad, annexb_parser, entry_queue, not_live};
 use crate::media::{MediaError, link_chain, make};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -89,6 +89,9 @@ impl SrtOutput {
         link_chain(&[&mux, &sink])?;
         link_chain(&[&video_queue, &parse, &annexb, &mux])?;
         link_chain(&[&audio_queue, &mux])?;
+        for into_mux in [&annexb, &audio_queue] {
+            not_live(&into_mux.static_pad("src").expect("src pad"));
+        }
         add_sink_pad(
             &bin,
             "video",
