@@ -10,20 +10,10 @@ use std::time::{Duration, Instant};
 
 use callcast::media::layout::Rect;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// How long each layout runs in the recording.
 const PHASE: Duration = Duration::from_secs(4);
-
-fn rect(tile: &Value) -> Rect {
-    let n = |k: &str| tile[k].as_i64().unwrap();
-    Rect {
-        x: n("x") as i32,
-        y: n("y") as i32,
-        width: n("width") as u32,
-        height: n("height") as u32,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn layouts_change_live() {
@@ -112,10 +102,10 @@ async fn layouts_change_live() {
     );
     let featured = &pinned["tiles"][0];
     assert_eq!(featured["participant_id"], bob.as_str(), "{pinned}");
-    let big = rect(featured);
+    let big = tile_rect(featured);
     let strip: Vec<Rect> = pinned["tiles"].as_array().unwrap()[1..]
         .iter()
-        .map(rect)
+        .map(tile_rect)
         .collect();
     assert_eq!(strip.len(), 2, "{pinned}");
     assert!(strip.iter().all(|r| r.width * 3 < big.width), "{pinned}");
@@ -130,7 +120,7 @@ async fn layouts_change_live() {
     assert_eq!(status, 200, "{slots}");
     let tiles = slots["tiles"].as_array().unwrap();
     assert_eq!(tiles.len(), 2, "{slots}");
-    let (full, corner) = (rect(&tiles[0]), rect(&tiles[1]));
+    let (full, corner) = (tile_rect(&tiles[0]), tile_rect(&tiles[1]));
     assert_eq!((full.width, full.height), (1280, 720), "{slots}");
     let custom_at = Instant::now();
     tokio::time::sleep(PHASE).await;

@@ -7,19 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use callcast::media::layout::Rect;
 use common::*;
 use serde_json::{Value, json};
-
-fn rect(tile: &Value) -> Rect {
-    let n = |k: &str| tile[k].as_i64().unwrap();
-    Rect {
-        x: n("x") as i32,
-        y: n("y") as i32,
-        width: n("width") as u32,
-        height: n("height") as u32,
-    }
-}
 
 /// Where Alice's picture ends on the right in each frame: the rightmost
 /// pixel of her colour on either row (the ball or her name may hide her
@@ -81,7 +70,7 @@ async fn tiles_glide_to_their_new_place() {
     })
     .await;
     let tile_of = |l: &Value| {
-        rect(
+        tile_rect(
             l["tiles"]
                 .as_array()
                 .unwrap()

@@ -16,16 +16,6 @@ use serde_json::{Value, json};
 /// How long each phase runs in the recording.
 const PHASE: Duration = Duration::from_secs(3);
 
-fn rect(tile: &Value) -> Rect {
-    let n = |k: &str| tile[k].as_i64().unwrap();
-    Rect {
-        x: n("x") as i32,
-        y: n("y") as i32,
-        width: n("width") as u32,
-        height: n("height") as u32,
-    }
-}
-
 fn near(a: [u8; 3], b: [u8; 3]) -> bool {
     a.iter()
         .zip(b)
@@ -87,7 +77,7 @@ async fn placeholders_stand_in_for_missing_pictures() {
         (t["participant_id"] == bob.as_str()) == (t["shows"] == "placeholder")
     })
     .await;
-    let bob_tile = rect(
+    let bob_tile = tile_rect(
         muted["tiles"]
             .as_array()
             .unwrap()
@@ -107,7 +97,7 @@ async fn placeholders_stand_in_for_missing_pictures() {
     assert_eq!(status, 200, "{more}");
     assert_eq!(more["tiles"][1]["shows"], "more", "{more}");
     assert_eq!(more["tiles"][1]["count"], 2, "{more}");
-    let more_tile = rect(&more["tiles"][1]);
+    let more_tile = tile_rect(&more["tiles"][1]);
     let more_at = Instant::now();
     tokio::time::sleep(PHASE).await;
 
@@ -123,7 +113,7 @@ async fn placeholders_stand_in_for_missing_pictures() {
     })
     .await;
     let tile_of = |who: &str| {
-        rect(
+        tile_rect(
             back["tiles"]
                 .as_array()
                 .unwrap()

@@ -15,16 +15,6 @@ use serde_json::{Value, json};
 
 const PHASE: Duration = Duration::from_secs(3);
 
-fn rect(tile: &Value) -> Rect {
-    let n = |k: &str| tile[k].as_i64().unwrap();
-    Rect {
-        x: n("x") as i32,
-        y: n("y") as i32,
-        width: n("width") as u32,
-        height: n("height") as u32,
-    }
-}
-
 /// The middle half of `r`, clear of letterbox bars and labels.
 fn middle(r: Rect) -> Rect {
     Rect {
@@ -82,7 +72,10 @@ async fn a_screen_share_takes_over() {
     let tiles = shared["tiles"].as_array().unwrap();
     assert_eq!(tiles[0]["participant_id"], screen.id(), "{shared}");
     assert_eq!(tiles[0]["fit"], "contain", "a share is never cropped");
-    let (big, strip) = (rect(&tiles[0]), [rect(&tiles[1]), rect(&tiles[2])]);
+    let (big, strip) = (
+        tile_rect(&tiles[0]),
+        [tile_rect(&tiles[1]), tile_rect(&tiles[2])],
+    );
     assert!(strip.iter().all(|r| r.width * 3 < big.width), "{shared}");
     let shared_at = Instant::now();
     tokio::time::sleep(PHASE).await;

@@ -649,3 +649,18 @@ pub fn rows(path: &Path, y: u32) -> Vec<Vec<[u8; 3]>> {
         })
         .collect()
 }
+
+/// A tile's rectangle as `GET .../layout` gives it.
+pub fn tile_rect(tile: &serde_json::Value) -> Rect {
+    let n = |k: &str| {
+        tile[k]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no {k} in {tile}"))
+    };
+    Rect {
+        x: n("x") as i32,
+        y: n("y") as i32,
+        width: n("width") as u32,
+        height: n("height") as u32,
+    }
+}
