@@ -185,8 +185,7 @@ async fn layouts_change_live() {
 
     tokio::task::spawn_blocking(move || {
         let end = duration_s(&mp4);
-        // The middle of a phase that started at `at`, in the file's time.
-        let mid = |at: Instant| end - (stopped - at - PHASE / 2).as_secs_f64();
+        let mid = |at: Instant| phase_middle(end, stopped, at, PHASE);
         assert_eq!(
             participants_at(&mp4, mid(grid_at), 3),
             [Some(0), Some(1), Some(2)],

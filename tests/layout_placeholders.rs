@@ -133,7 +133,7 @@ async fn placeholders_stand_in_for_missing_pictures() {
 
     tokio::task::spawn_blocking(move || {
         let end = duration_s(&mp4);
-        let mid = |at: Instant| end - (stopped - at - PHASE / 2).as_secs_f64();
+        let mid = |at: Instant| phase_middle(end, stopped, at, PHASE);
         let f = frame_at(&mp4, mid(muted_at));
         let colour = f.dominant(bob_tile);
         assert!(

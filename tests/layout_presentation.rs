@@ -96,7 +96,7 @@ async fn a_screen_share_takes_over() {
 
     tokio::task::spawn_blocking(move || {
         let end = duration_s(&mp4);
-        let mid = |at: Instant| end - (stopped - at - PHASE / 2).as_secs_f64();
+        let mid = |at: Instant| phase_middle(end, stopped, at, PHASE);
         assert_eq!(participants_at(&mp4, mid(grid_at), 2), [Some(0), Some(1)]);
         let f = frame_at(&mp4, mid(shared_at));
         assert_eq!(

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use callcast::media::layout::Rect;
 use callcast::synth::PALETTE;
@@ -663,4 +663,12 @@ pub fn tile_rect(tile: &serde_json::Value) -> Rect {
         width: n("width") as u32,
         height: n("height") as u32,
     }
+}
+
+/// Where in a recording (seconds from its start) the middle of a phase
+/// falls that began at `at` and lasted `phase`, given the recording's
+/// length `end_s` and that it ended about when the session was told to
+/// stop at `stopped`.
+pub fn phase_middle(end_s: f64, stopped: Instant, at: Instant, phase: Duration) -> f64 {
+    end_s - (stopped - at - phase / 2).as_secs_f64()
 }

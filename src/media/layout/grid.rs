@@ -126,7 +126,7 @@ pub fn arrange(count: usize, area: Rect, gap: u32, aspect: (u32, u32), shape: Sh
 pub fn fit(cell_w: u32, cell_h: u32, aw: u32, ah: u32) -> Option<(u32, u32)> {
     let mut h = even_floor(cell_h.min((cell_w as u64 * ah as u64 / aw as u64) as u32));
     while h >= 2 {
-        let w = even_round(h as f64 * aw as f64 / ah as f64);
+        let w = even_round(h as f64 * aw as f64 / ah as f64) as u32;
         if w >= 2 && w <= cell_w {
             return Some((w, h));
         }
@@ -139,8 +139,9 @@ pub fn even_floor(v: u32) -> u32 {
     v & !1
 }
 
-fn even_round(v: f64) -> u32 {
-    ((v / 2.0).round() * 2.0) as u32
+/// The even number nearest `v`.
+pub fn even_round(v: f64) -> i64 {
+    ((v / 2.0).round() * 2.0) as i64
 }
 
 #[cfg(test)]

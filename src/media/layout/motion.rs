@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::Rect;
+use super::grid::even_round;
 
 /// A tile's move from one rectangle to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +24,7 @@ impl Move {
         }
         let t = elapsed.as_secs_f64() / self.duration.as_secs_f64();
         let eased = t * t * (3.0 - 2.0 * t);
-        let step = |a: f64, b: f64| even(a + (b - a) * eased);
+        let step = |a: f64, b: f64| even_round(a + (b - a) * eased);
         Rect {
             x: step(self.from.x.into(), self.to.x.into()) as i32,
             y: step(self.from.y.into(), self.to.y.into()) as i32,
@@ -35,11 +36,6 @@ impl Move {
     pub fn is_over(&self, elapsed: Duration) -> bool {
         elapsed >= self.duration
     }
-}
-
-/// The even number nearest `v`.
-fn even(v: f64) -> i64 {
-    ((v / 2.0).round() * 2.0) as i64
 }
 
 #[cfg(test)]
