@@ -746,6 +746,7 @@ impl EventLoop {
                 let _ = spawn_blocking(move || media.ingest.retire(track)).await;
             }
             MediaEvent::VideoFlowing(_) => self.check_flow(),
+            MediaEvent::BlendingWithAlpha => self.relayout(),
             // Logged where it was posted; outputs already marked failed.
             MediaEvent::Error { .. } => {}
         }
@@ -807,6 +808,10 @@ impl EventLoop {
             (shared.layout.clone(), scene)
         };
         let tiles = layout::compute(&config, self.canvas, &scene);
+        // Corners round once the program blends with alpha (asked for
+        // here the first time; it says when it does).
+        let rounding = config.corner_radius > 0 && self.media.round_corners();
+        let radius = |rect| look::corner_radius(rect, config.corner_radius);
         // Drawn in the layout's order: later tiles on top, the backdrop
         // at 0.
         let mut videos = Vec::new();
@@ -822,6 +827,7 @@ impl EventLoop {
                         true => name_of(&scene, &track.participant_id),
                         false => String::new(),
                     },
+                    radius: radius(t.rect),
                 }),
                 layout::Content::Placeholder { participant, name } => cards.push(CardSpec {
                     key: participant.clone(),
@@ -829,6 +835,8 @@ impl EventLoop {
                     z,
                     text: look::initials(name),
                     colour: look::colour(participant),
+                    radius: radius(t.rect),
+                    ring: None,
                 }),
                 layout::Content::More { count } => cards.push(CardSpec {
                     key: "more".into(),
@@ -836,6 +844,8 @@ impl EventLoop {
                     z,
                     text: format!("+{count}"),
                     colour: look::MORE_COLOUR,
+                    radius: radius(t.rect),
+                    ring: None,
                 }),
             }
         }
@@ -846,17 +856,32 @@ impl EventLoop {
             && tiles.len() > 1
         {
             let z = tiles.len() as u32 + 1;
-            for (rect, edge) in look::border(t.rect)
-                .into_iter()
-                .zip(["top", "bottom", "left", "right"])
-            {
+            if rounding && radius(t.rect) > 0 {
+                // Around rounded corners: one ring, transparent inside.
                 cards.push(CardSpec {
-                    key: format!("highlight-{edge}"),
-                    rect,
+                    key: "highlight".into(),
+                    rect: t.rect,
                     z,
                     text: String::new(),
                     colour: look::HIGHLIGHT_COLOUR,
+                    radius: radius(t.rect),
+                    ring: Some(look::border_width(t.rect)),
                 });
+            } else {
+                for (rect, edge) in look::border(t.rect)
+                    .into_iter()
+                    .zip(["top", "bottom", "left", "right"])
+                {
+                    cards.push(CardSpec {
+                        key: format!("highlight-{edge}"),
+                        rect,
+                        z,
+                        text: String::new(),
+                        colour: look::HIGHLIGHT_COLOUR,
+                        radius: 0,
+                        ring: None,
+                    });
+                }
             }
         }
         self.media

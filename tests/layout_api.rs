@@ -70,6 +70,14 @@ async fn layouts_change_live() {
             json!({"kind": "grid", "transition_ms": 60000}),
             "transition_ms",
         ),
+        (
+            json!({"kind": "grid", "corner_radius": 1000}),
+            "corner_radius",
+        ),
+        (
+            json!({"kind": "grid", "corner_radius": -4}),
+            "corner_radius",
+        ),
     ];
     for (body, field) in bad {
         let (status, err) = send(http.put(&layout).json(&body)).await;

@@ -1,18 +1,22 @@
 //! Cards: tiles callcast draws itself, for a participant without a picture
 //! (camera off, muted, not arrived yet or stalled: their initials on their
-//! colour) and for the overflow ("+N").
+//! colour), for the overflow ("+N") and for the speaker's border.
 //!
 //! A card is a live solid-colour source with the text on it, made at the
 //! tile's size and linked to its own compositor pad; it lives while its
 //! tile does. Cards are few and cheap: the text is a short string, and the
-//! colour fill is a memset.
+//! colour fill is a memset. Their corners round like the pictures'.
+//!
+//! A ring card (the speaker's border around rounded corners) is the
+//! colour with each frame's alpha stamped from [`look::ring`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use gst::prelude::*;
 
-use super::layout::Rect;
+use super::corners::Corners;
+use super::layout::{Rect, look};
 use super::program::Program;
 use super::track::video_caps;
 use super::{MediaError, capsfilter, link_chain, make};
@@ -28,14 +32,35 @@ pub struct CardSpec {
     pub z: u32,
     pub text: String,
     pub colour: [u8; 3],
+    /// Corner radius.
+    pub radius: u32,
+    /// Only a ring this many pixels wide along the edge, in the colour;
+    /// the rest is transparent (needs the program to blend with alpha).
+    pub ring: Option<u32>,
+}
+
+impl CardSpec {
+    /// Whether a card drawn for `self` can show `other` by moving and
+    /// redrawing: a new size means a new card, and a ring is drawn once.
+    fn redraws_as(&self, other: &CardSpec) -> bool {
+        let size = |s: &CardSpec| (s.rect.width, s.rect.height);
+        let ring = |s: &CardSpec| s.ring.map(|t| (t, s.radius, s.colour));
+        size(self) == size(other) && ring(self) == ring(other)
+    }
 }
 
 struct Card {
     bin: gst::Bin,
-    source: gst::Element,
-    text: gst::Element,
+    /// What draws a text card; none for a ring.
+    face: Option<Face>,
     pad: gst::Pad,
     spec: CardSpec,
+}
+
+struct Face {
+    source: gst::Element,
+    text: gst::Element,
+    corners: Corners,
 }
 
 pub struct Cards {
@@ -73,8 +98,7 @@ impl Cards {
             // one glides from where the old one was.
             let mut was = None;
             if let Some(card) = cards.get(&spec.key)
-                && (card.spec.rect.width, card.spec.rect.height)
-                    != (spec.rect.width, spec.rect.height)
+                && !card.spec.redraws_as(spec)
             {
                 let card = cards.remove(&spec.key).expect("just found");
                 was = Some(card.spec.rect);
@@ -97,32 +121,20 @@ impl Cards {
     fn make(&self, program: &Program, spec: &CardSpec, at: Rect) -> Result<Card, MediaError> {
         let name = format!("card-{}", super::element_safe(&spec.key));
         let bin = gst::Bin::builder().name(&name).build();
-        let source = gst::ElementFactory::make("videotestsrc")
-            .property("is-live", true)
-            .property_from_str("pattern", "solid-color")
-            .build()
-            .map_err(|_| MediaError::MissingElement("videotestsrc"))?;
-        let caps = capsfilter(None, &card_caps(spec.rect, self.fps))?;
-        let text = make("textoverlay", None)?;
-        text.set_property_from_str("valignment", "center");
-        text.set_property_from_str("halignment", "center");
-        // Sized to the tile here, not by the overlay's own scaling.
-        text.set_property("auto-resize", false);
-        bin.add_many([&source, &caps, &text])
-            .map_err(|_| MediaError::Link(format!("{name}: elements")))?;
-        link_chain(&[&source, &caps, &text])?;
-        let src = gst::GhostPad::with_target(&text.static_pad("src").expect("textoverlay src"))
+        let (face, out) = match spec.ring {
+            None => {
+                let face = self.face(&bin, &name, spec)?;
+                face.draw(spec, program.alpha());
+                let out = face.corners.elements()[1].clone();
+                (Some(face), out)
+            }
+            Some(_) => (None, self.ring(&bin, &name, spec, program)?),
+        };
+        let src = gst::GhostPad::with_target(&out.static_pad("src").expect("card output src"))
             .map_err(|_| MediaError::Link(format!("{name}: ghost pad")))?;
         bin.add_pad(&src)
             .map_err(|_| MediaError::Link(format!("{name}: ghost pad")))?;
 
-        // A live test source stamps its frames from 0: start them now, or
-        // the compositor would drop every one as late.
-        if let Some(now) = self.pipeline.current_running_time() {
-            source.set_property("timestamp-offset", now.nseconds() as i64);
-        }
-        let card_spec = spec.clone();
-        draw(&source, &text, &card_spec);
         self.pipeline
             .add(&bin)
             .map_err(|_| MediaError::Link(format!("{name}: cannot add")))?;
@@ -142,11 +154,84 @@ impl Cards {
         }
         Ok(Card {
             bin,
+            face,
+            pad,
+            spec: spec.clone(),
+        })
+    }
+
+    /// A text card's elements: colour ! size ! text ! corners.
+    fn face(&self, bin: &gst::Bin, name: &str, spec: &CardSpec) -> Result<Face, MediaError> {
+        let source = self.solid_source(spec.colour)?;
+        let caps = capsfilter(None, &card_caps(spec.rect, self.fps))?;
+        let text = make("textoverlay", None)?;
+        text.set_property_from_str("valignment", "center");
+        text.set_property_from_str("halignment", "center");
+        // Sized to the tile here, not by the overlay's own scaling.
+        text.set_property("auto-resize", false);
+        let corners = Corners::new()?;
+        let [round, format] = corners.elements();
+        bin.add_many([&source, &caps, &text, round, format])
+            .map_err(|_| MediaError::Link(format!("{name}: elements")))?;
+        link_chain(&[&source, &caps, &text, round, format])?;
+        Ok(Face {
             source,
             text,
-            pad,
-            spec: card_spec,
+            corners,
         })
+    }
+
+    /// A ring card's elements: the colour in the compositor's own format
+    /// and colours (so that it need not convert it every frame), each
+    /// frame's alpha stamped from the ring's mask.
+    fn ring(
+        &self,
+        bin: &gst::Bin,
+        name: &str,
+        spec: &CardSpec,
+        program: &Program,
+    ) -> Result<gst::Element, MediaError> {
+        let source = self.solid_source(spec.colour)?;
+        let (w, h) = (spec.rect.width.max(2), spec.rect.height.max(2));
+        let mut caps = card_caps(spec.rect, self.fps);
+        {
+            let s = caps.make_mut().structure_mut(0).expect("video caps");
+            s.set("format", "AYUV");
+            if let Some(colorimetry) = program.colorimetry() {
+                s.set("colorimetry", colorimetry);
+            }
+        }
+        let format = capsfilter(None, &caps)?;
+        let mask = look::ring(w, h, spec.radius, spec.ring.unwrap_or(0));
+        format.static_pad("src").expect("capsfilter src").add_probe(
+            gst::PadProbeType::BUFFER,
+            move |_, info| {
+                if let Some(buffer) = info.buffer_mut() {
+                    stamp_alpha(buffer.make_mut(), &mask);
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+        bin.add_many([&source, &format])
+            .map_err(|_| MediaError::Link(format!("{name}: elements")))?;
+        link_chain(&[&source, &format])?;
+        Ok(format)
+    }
+
+    /// A live solid `colour` whose frames start now.
+    fn solid_source(&self, colour: [u8; 3]) -> Result<gst::Element, MediaError> {
+        let source = gst::ElementFactory::make("videotestsrc")
+            .property("is-live", true)
+            .property_from_str("pattern", "solid-color")
+            .property("foreground-color", argb(colour))
+            .build()
+            .map_err(|_| MediaError::MissingElement("videotestsrc"))?;
+        // A live test source stamps its frames from 0: start them now, or
+        // the compositor would drop every one as late.
+        if let Some(now) = self.pipeline.current_running_time() {
+            source.set_property("timestamp-offset", now.nseconds() as i64);
+        }
+        Ok(source)
     }
 
     fn remove(&self, program: &Program, card: Card) {
@@ -164,7 +249,7 @@ impl Cards {
 }
 
 impl Card {
-    /// Moves or redraws the card (same size).
+    /// Moves or redraws the card (see [`CardSpec::redraws_as`]).
     fn update(&mut self, program: &Program, spec: &CardSpec) {
         if spec.rect != self.spec.rect {
             program.place(&self.pad, spec.rect);
@@ -172,10 +257,29 @@ impl Card {
         if spec.z != self.spec.z {
             self.pad.set_property("zorder", spec.z);
         }
-        if spec.text != self.spec.text || spec.colour != self.spec.colour {
-            draw(&self.source, &self.text, spec);
+        if let Some(face) = &self.face {
+            face.draw(spec, program.alpha());
         }
         self.spec = spec.clone();
+    }
+}
+
+impl Face {
+    /// The colour, the text at about a third of the tile's height, the
+    /// corners; only what changed.
+    fn draw(&self, spec: &CardSpec, alpha: bool) {
+        let colour = argb(spec.colour);
+        if self.source.property::<u32>("foreground-color") != colour {
+            self.source.set_property("foreground-color", colour);
+        }
+        if self.text.property::<Option<String>>("text").as_deref() != Some(spec.text.as_str()) {
+            self.text.set_property("text", &spec.text);
+        }
+        let font = format!("Sans Bold {}px", (spec.rect.height / 3).max(8));
+        if self.text.property::<Option<String>>("font-desc").as_deref() != Some(font.as_str()) {
+            self.text.set_property("font-desc", font);
+        }
+        self.corners.set(alpha, spec.radius);
     }
 }
 
@@ -186,16 +290,17 @@ fn card_caps(rect: Rect, fps: u32) -> gst::Caps {
     caps
 }
 
-/// The colour, and the text at about a third of the tile's height.
-fn draw(source: &gst::Element, text: &gst::Element, spec: &CardSpec) {
-    let [r, g, b] = spec.colour;
-    source.set_property(
-        "foreground-color",
-        0xff00_0000u32 | (r as u32) << 16 | (g as u32) << 8 | b as u32,
-    );
-    text.set_property("text", &spec.text);
-    text.set_property(
-        "font-desc",
-        format!("Sans Bold {}px", (spec.rect.height / 3).max(8)),
-    );
+fn argb([r, g, b]: [u8; 3]) -> u32 {
+    0xff00_0000u32 | (r as u32) << 16 | (g as u32) << 8 | b as u32
+}
+
+/// Sets the alpha of each AYUV pixel (its first byte) from `mask`.
+fn stamp_alpha(buffer: &mut gst::BufferRef, mask: &[u8]) {
+    let Ok(mut map) = buffer.map_writable() else {
+        return;
+    };
+    // AYUV rows have no padding: 4 bytes a pixel is always aligned.
+    for (pixel, &a) in map.as_mut_slice().chunks_exact_mut(4).zip(mask) {
+        pixel[0] = a;
+    }
 }

@@ -287,6 +287,7 @@ impl Ingest {
                         fit: t.fit,
                         z: t.z,
                         label: t.label.clone(),
+                        radius: t.radius,
                     };
                     (t.track.clone(), placement)
                 })
@@ -697,6 +698,8 @@ pub struct VideoTile {
     pub z: u32,
     /// The name written on the picture; empty for none.
     pub label: String,
+    /// The picture's corner radius.
+    pub radius: u32,
 }
 
 /// Where a video track goes on the program.
@@ -707,6 +710,7 @@ struct Placement {
     /// Drawing order: higher on top.
     z: u32,
     label: String,
+    radius: u32,
 }
 
 /// Places a video track at its tile (gliding there from where it was, or
@@ -720,7 +724,8 @@ fn show(program: &Program, track: &LinkedTrack, tile: Option<Placement>) {
         return;
     };
     track.bin.set_tile(p.rect, p.fit);
-    track.bin.set_label(&p.label, p.rect.height);
+    track.bin.set_label(&p.label, p.rect.height, p.radius);
+    track.bin.set_corners(program.alpha(), p.radius);
     match pad.property::<f64>("alpha") > 0.0 {
         true => program.place(pad, p.rect),
         false => program.jump(pad, p.rect),

@@ -12,6 +12,7 @@
 //! `layout` is the one pure module: rectangles from a roster.
 
 pub mod cards;
+pub mod corners;
 pub mod encode;
 pub mod ingest;
 pub mod layout;
@@ -76,6 +77,7 @@ const REQUIRED_ELEMENTS: &[&str] = &[
     "srtsink",
     "queue",
     "tee",
+    "roundedcorners",
 ];
 
 /// Initialises GStreamer and registers the statically linked plugins.
@@ -87,6 +89,7 @@ pub fn init() -> Result<(), MediaError> {
         gstfmp4::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
         gstaws::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
         gsthlssink3::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
+        gstrsvideofx::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
         for name in REQUIRED_ELEMENTS {
             if gst::ElementFactory::find(name).is_none() {
                 return Err(MediaError::MissingElement(name));

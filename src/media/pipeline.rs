@@ -34,6 +34,9 @@ pub enum MediaEvent {
     /// A video track put out its first frame, or its first after a pause:
     /// the layout can show it again.
     VideoFlowing(TrackKey),
+    /// The program blends with alpha now: lay out again to round the
+    /// corners.
+    BlendingWithAlpha,
     /// An element failed; `output` names the output it belonged to.
     Error {
         element: String,
@@ -62,6 +65,7 @@ pub struct SessionMedia {
     cards: Cards,
     encoder: Arc<Encoder>,
     frames: Arc<FrameCounter>,
+    events: mpsc::UnboundedSender<MediaEvent>,
 }
 
 impl SessionMedia {
@@ -99,6 +103,7 @@ impl SessionMedia {
             program,
             encoder,
             frames,
+            events: events.clone(),
         });
         watch_bus(&pipeline, Arc::downgrade(&media), events);
         pipeline
@@ -114,6 +119,19 @@ impl SessionMedia {
     /// Draws exactly these cards (placeholders, "+N") on the program.
     pub fn set_cards(&self, cards: &[CardSpec]) {
         self.cards.set(&self.program, cards);
+    }
+
+    /// Whether pictures may have rounded corners: asks the program to
+    /// blend with alpha the first time (a [`MediaEvent::BlendingWithAlpha`]
+    /// says when it does).
+    pub fn round_corners(&self) -> bool {
+        if !self.program.alpha() {
+            let events = self.events.clone();
+            self.program.use_alpha(move || {
+                let _ = events.send(MediaEvent::BlendingWithAlpha);
+            });
+        }
+        self.program.alpha()
     }
 
     /// How long tiles take to glide to a new place.

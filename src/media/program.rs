@@ -2,20 +2,35 @@
 //! audiomixer. Each has a permanent live input (the backdrop, silence), so
 //! the program runs at its frame rate with nobody in the call and never
 //! waits for a stalled participant.
+//!
+//! The compositor blends in I420, where a tile is opaque, until a layout
+//! rounds corners; then, for the rest of the session, in AYUV, converted
+//! back to I420 for the encoders. Blending with alpha costs CPU, so only
+//! sessions that want it pay for it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use gst::prelude::*;
 
 use super::layout::Rect;
 use super::mover::{Mover, set_rect};
 use super::track::{audio_caps, video_caps};
-use super::{MediaError, capsfilter, link_chain};
+use super::{MediaError, capsfilter, link_chain, make};
 use crate::config::ProgramConfig;
 
 pub struct Program {
     compositor: gst::Element,
     audiomixer: gst::Element,
+    /// The compositor's output format, then the canvas in I420.
+    blend: gst::Element,
     video_out: gst::Element,
     audio_out: gst::Element,
+    backdrop_caps: gst::Element,
+    canvas: gst::Caps,
+    /// Asked to blend with alpha / blending with alpha.
+    alpha_asked: AtomicBool,
+    alpha: Arc<AtomicBool>,
     mover: Mover,
 }
 
@@ -33,6 +48,8 @@ impl Program {
         canvas
             .make_mut()
             .set("framerate", gst::Fraction::new(cfg.fps as i32, 1));
+        let blend = capsfilter(Some("program-blend"), &canvas)?;
+        let convert = make("videoconvert", None)?;
         let video_out = capsfilter(Some("program-video"), &canvas)?;
         let audiomixer = live_aggregator("audiomixer", input_latency)?;
         let audio_out = capsfilter(Some("program-audio"), &audio_caps())?;
@@ -62,6 +79,8 @@ impl Program {
         pipeline
             .add_many([
                 &compositor,
+                &blend,
+                &convert,
                 &video_out,
                 &audiomixer,
                 &audio_out,
@@ -71,7 +90,14 @@ impl Program {
                 &silence_caps,
             ])
             .map_err(|_| MediaError::Link("program elements".into()))?;
-        link_chain(&[&backdrop, &backdrop_caps, &compositor, &video_out])?;
+        link_chain(&[
+            &backdrop,
+            &backdrop_caps,
+            &compositor,
+            &blend,
+            &convert,
+            &video_out,
+        ])?;
         link_chain(&[&silence, &silence_caps, &audiomixer, &audio_out])?;
         for out in [&video_out, &audio_out] {
             warn_on_eos(&out.static_pad("src").expect("capsfilter has src"));
@@ -80,10 +106,74 @@ impl Program {
         Ok(Program {
             compositor,
             audiomixer,
+            blend,
             video_out,
             audio_out,
+            backdrop_caps,
+            canvas,
+            alpha_asked: AtomicBool::new(false),
+            alpha: Arc::new(AtomicBool::new(false)),
             mover: Mover::new(cfg.fps),
         })
+    }
+
+    /// Whether the compositor blends with alpha: pictures with rounded
+    /// corners (A420) are accepted only then.
+    pub fn alpha(&self) -> bool {
+        self.alpha.load(Ordering::Acquire)
+    }
+
+    /// The colorimetry the compositor blends in, once it has negotiated.
+    pub fn colorimetry(&self) -> Option<String> {
+        let caps = self.compositor.static_pad("src")?.current_caps()?;
+        caps.structure(0)?.get::<String>("colorimetry").ok()
+    }
+
+    /// Turns the compositor to blending with alpha, for good; `ready` is
+    /// called (on a streaming thread) once it does, and only then may
+    /// pictures with alpha come.
+    pub fn use_alpha(&self, ready: impl FnOnce() + Send + 'static) {
+        if self.alpha_asked.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let with_alpha = |caps: &gst::Caps| {
+            let mut caps = caps.clone();
+            caps.make_mut().set("format", "AYUV");
+            caps
+        };
+        let backdrop = with_alpha(&self.backdrop_caps.property::<gst::Caps>("caps"));
+        let backdrop_caps = self.backdrop_caps.clone();
+        let alpha = self.alpha.clone();
+        let ready = std::sync::Mutex::new(Some(ready));
+        let src = self
+            .compositor
+            .static_pad("src")
+            .expect("aggregators have a src");
+        src.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+            let Some(gst::PadProbeData::Event(ev)) = &info.data else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let gst::EventView::Caps(c) = ev.view() else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let format = c
+                .caps()
+                .structure(0)
+                .and_then(|s| s.get::<&str>("format").ok());
+            if format != Some("AYUV") {
+                return gst::PadProbeReturn::Ok;
+            }
+            // The backdrop follows, so the compositor need not convert
+            // a whole canvas per frame.
+            backdrop_caps.set_property("caps", &backdrop);
+            alpha.store(true, Ordering::Release);
+            if let Some(ready) = ready.lock().unwrap().take() {
+                ready();
+            }
+            gst::PadProbeReturn::Remove
+        });
+        self.blend.set_property("caps", with_alpha(&self.canvas));
+        tracing::info!("the program blends with alpha from now on (rounded corners)");
     }
 
     /// The raw program video (after the canvas caps).

@@ -1,7 +1,8 @@
 //! A track bin: one incoming RTP track turned into raw media the program can
 //! blend or mix without further work.
 //!
-//! video: depay ! [parse] ! decode ! crop ! scale to its tile ! name ! queue
+//! video: depay ! [parse] ! decode ! crop ! scale to its tile ! name
+//!        ! round the corners ! queue
 //! audio: depay ! decode ! convert ! resample ! level ! queue
 //!
 //! The `level` says how loud the track is ten times a second (a bus
@@ -15,7 +16,8 @@
 
 use gst::prelude::*;
 
-use super::layout::{Fit, Rect};
+use super::corners::Corners;
+use super::layout::{Fit, Rect, look};
 use super::{MediaError, capsfilter, link_chain, make};
 use callcast_signalling::adapter::TrackKind;
 
@@ -87,12 +89,13 @@ pub struct TrackBin {
 /// A crop to the tile's shape (for [`Fit::Cover`]) and the capsfilter
 /// after the scaler that sets the tile's size; the scaler letterboxes
 /// whatever shape is left ([`Fit::Contain`]). Then the participant's name,
-/// written at the tile's size.
+/// written at the tile's size, and the tile's corners.
 #[derive(Clone)]
 struct Sizing {
     crop: gst::Element,
     caps: gst::Element,
     label: gst::Element,
+    corners: Corners,
 }
 
 impl Sizing {
@@ -159,12 +162,14 @@ impl TrackBin {
                     crop: make("aspectratiocrop", None)?,
                     caps: capsfilter(None, &video_caps(tile.width, tile.height))?,
                     label,
+                    corners: Corners::new()?,
                 };
                 sizing.set(tile, fit);
                 elements.push(sizing.crop.clone());
                 elements.push(make("videoconvertscale", None)?);
                 elements.push(sizing.caps.clone());
                 elements.push(sizing.label.clone());
+                elements.extend(sizing.corners.elements().map(Clone::clone));
                 Some(sizing)
             }
             TrackKind::Audio => {
@@ -240,8 +245,8 @@ impl TrackBin {
     }
 
     /// Writes `name` on the picture (nothing if empty), sized for a tile
-    /// `height` pixels high.
-    pub fn set_label(&self, name: &str, height: u32) {
+    /// `height` pixels high whose corners have `radius`.
+    pub fn set_label(&self, name: &str, height: u32, radius: u32) {
         let Some(sizing) = &self.sizing else {
             return;
         };
@@ -254,14 +259,24 @@ impl TrackBin {
             return;
         }
         let font = format!("Sans {}px", (height / 16).max(10));
-        let pad = (height / 40).max(2) as i32;
+        let pad = look::label_pad(height, radius) as i32;
         if label.property::<Option<String>>("text").as_deref() != Some(name) {
             label.set_property("text", name);
         }
         if label.property::<Option<String>>("font-desc").as_deref() != Some(font.as_str()) {
             label.set_property("font-desc", font);
+        }
+        if label.property::<i32>("xpad") != pad {
             label.set_property("xpad", pad);
             label.set_property("ypad", pad);
+        }
+    }
+
+    /// Rounds the picture's corners by `radius` if the program blends
+    /// with `alpha` (see [`Corners`]).
+    pub fn set_corners(&self, alpha: bool, radius: u32) {
+        if let Some(sizing) = &self.sizing {
+            sizing.corners.set(alpha, radius);
         }
     }
 

@@ -142,6 +142,11 @@ pub struct LayoutConfig {
     pub labels: bool,
     /// A border marks the active speaker's tile.
     pub highlight: bool,
+    /// Tiles have rounded corners of this radius, in pixels (at most half
+    /// a tile's shorter side); 0 keeps them square. Any radius makes the
+    /// compositor blend with alpha for the rest of the session, which
+    /// costs CPU.
+    pub corner_radius: u32,
     /// How long tiles take to glide to a new place when the layout
     /// changes; 0 makes them jump.
     pub transition_ms: u32,
@@ -167,6 +172,7 @@ impl Default for LayoutConfig {
             speaker_hold_ms: 2000,
             labels: true,
             highlight: true,
+            corner_radius: 0,
             transition_ms: 300,
             slots: Vec::new(),
         }
@@ -175,6 +181,9 @@ impl Default for LayoutConfig {
 
 /// The most tiles a grid or filmstrip may be asked for.
 const MAX_TILES: u32 = 100;
+
+/// The largest corner radius (half of a 720p canvas' height: a circle).
+const MAX_CORNER_RADIUS: u32 = 360;
 
 impl LayoutConfig {
     /// Checks the options; the error names the field (relative to the
@@ -193,6 +202,12 @@ impl LayoutConfig {
         }
         if self.speaker_hold_ms > 60_000 {
             return err("speaker_hold_ms", "at most 60000");
+        }
+        if self.corner_radius > MAX_CORNER_RADIUS {
+            return err(
+                "corner_radius",
+                &format!("at most {MAX_CORNER_RADIUS} pixels"),
+            );
         }
         if self.transition_ms > 2000 {
             return err("transition_ms", "at most 2000");
