@@ -125,7 +125,7 @@ impl Cards {
             None => {
                 let face = self.face(&bin, &name, spec)?;
                 face.draw(spec, program.alpha());
-                let out = face.corners.elements()[1].clone();
+                let out = face.corners.elements()[2].clone();
                 (Some(face), out)
             }
             Some(_) => (None, self.ring(&bin, &name, spec, program)?),
@@ -170,10 +170,10 @@ impl Cards {
         // Sized to the tile here, not by the overlay's own scaling.
         text.set_property("auto-resize", false);
         let corners = Corners::new()?;
-        let [round, format] = corners.elements();
-        bin.add_many([&source, &caps, &text, round, format])
+        let [round, convert, format] = corners.elements();
+        bin.add_many([&source, &caps, &text, round, convert, format])
             .map_err(|_| MediaError::Link(format!("{name}: elements")))?;
-        link_chain(&[&source, &caps, &text, round, format])?;
+        link_chain(&[&source, &caps, &text, round, convert, format])?;
         Ok(Face {
             source,
             text,

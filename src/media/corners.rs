@@ -1,14 +1,19 @@
-//! The stage a tile's picture ends with: `roundedcorners` and the format
-//! it puts out.
+//! The stage a tile's picture ends with: `roundedcorners`, then the
+//! compositor's own format.
 //!
 //! `roundedcorners` adds an alpha plane (A420) with the corners cut out;
-//! with a radius of 0 it passes I420 through. Its format must not follow
-//! the radius: the compositor refuses alpha while it blends in I420, and
-//! a picture that switches format mid-stream fails negotiation and takes
-//! its WebRTC peer down with it. So the format is fixed by a capsfilter
-//! and changes only with the program's blend format, which turns to
-//! alpha once, before any picture does (see `Program::use_alpha`). In A420
-//! a radius of 0 is an opaque alpha plane, so radii change freely.
+//! with a radius of 0 it passes I420 through. What leaves the stage must
+//! not follow the radius: the compositor refuses alpha while it blends in
+//! I420, and a picture it refuses mid-stream fails negotiation and takes
+//! its WebRTC peer down with it. So a capsfilter fixes the format, and it
+//! changes only with the program's blend format, which turns to alpha
+//! once, before any picture does (see `Program::use_alpha`): I420 before,
+//! AYUV after (a radius of 0 is then opaque), so radii change freely.
+//!
+//! The conversion to AYUV happens here, on the track's own thread and
+//! into a buffer pool, rather than in the compositor, which would
+//! convert every picture on its one thread into freshly allocated
+//! memory.
 
 use gst::prelude::*;
 
@@ -17,6 +22,7 @@ use super::{MediaError, capsfilter, make};
 #[derive(Clone)]
 pub struct Corners {
     round: gst::Element,
+    convert: gst::Element,
     format: gst::Element,
 }
 
@@ -25,20 +31,22 @@ impl Corners {
     pub fn new() -> Result<Self, MediaError> {
         Ok(Corners {
             round: make("roundedcorners", None)?,
+            convert: make("videoconvert", None)?,
             format: capsfilter(None, &format_caps(false))?,
         })
     }
 
-    /// The two elements, in stream order.
-    pub fn elements(&self) -> [&gst::Element; 2] {
-        [&self.round, &self.format]
+    /// The elements, in stream order.
+    pub fn elements(&self) -> [&gst::Element; 3] {
+        [&self.round, &self.convert, &self.format]
     }
 
     /// Rounds the corners by `radius` if the program blends with `alpha`;
     /// without alpha the picture stays square (and I420).
     pub fn set(&self, alpha: bool, radius: u32) {
-        // In an order where every step negotiates: A420 before a radius
-        // (which allows only A420), a radius of 0 before I420.
+        // In an order where every step negotiates: AYUV before a radius
+        // (which allows only A420 out of `roundedcorners`), a radius of 0
+        // before I420.
         let radius = if alpha { radius } else { 0 };
         let caps = format_caps(alpha);
         let set_caps = || {
@@ -60,6 +68,6 @@ impl Corners {
 
 fn format_caps(alpha: bool) -> gst::Caps {
     gst::Caps::builder("video/x-raw")
-        .field("format", if alpha { "A420" } else { "I420" })
+        .field("format", if alpha { "AYUV" } else { "I420" })
         .build()
 }

@@ -118,7 +118,7 @@ impl Program {
     }
 
     /// Whether the compositor blends with alpha: pictures with rounded
-    /// corners (A420) are accepted only then.
+    /// corners (with alpha) are accepted only then.
     pub fn alpha(&self) -> bool {
         self.alpha.load(Ordering::Acquire)
     }
