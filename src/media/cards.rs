@@ -128,7 +128,7 @@ impl Cards {
                 let out = face.corners.elements()[2].clone();
                 (Some(face), out)
             }
-            Some(_) => (None, self.ring(&bin, &name, spec, program)?),
+            Some(_) => (None, self.ring(&bin, &name, spec)?),
         };
         let src = gst::GhostPad::with_target(&out.static_pad("src").expect("card output src"))
             .map_err(|_| MediaError::Link(format!("{name}: ghost pad")))?;
@@ -182,25 +182,18 @@ impl Cards {
     }
 
     /// A ring card's elements: the colour in the compositor's own format
-    /// and colours (so that it need not convert it every frame), each
-    /// frame's alpha stamped from the ring's mask.
+    /// (so that it need not convert it every frame), each frame's alpha
+    /// stamped from the ring's mask.
     fn ring(
         &self,
         bin: &gst::Bin,
         name: &str,
         spec: &CardSpec,
-        program: &Program,
     ) -> Result<gst::Element, MediaError> {
         let source = self.solid_source(spec.colour)?;
         let (w, h) = (spec.rect.width.max(2), spec.rect.height.max(2));
         let mut caps = card_caps(spec.rect, self.fps);
-        {
-            let s = caps.make_mut().structure_mut(0).expect("video caps");
-            s.set("format", "AYUV");
-            if let Some(colorimetry) = program.colorimetry() {
-                s.set("colorimetry", colorimetry);
-            }
-        }
+        caps.make_mut().set("format", "AYUV");
         let format = capsfilter(None, &caps)?;
         let mask = look::ring(w, h, spec.radius, spec.ring.unwrap_or(0));
         format.static_pad("src").expect("capsfilter src").add_probe(

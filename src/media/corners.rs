@@ -17,6 +17,7 @@
 
 use gst::prelude::*;
 
+use super::track::{CHROMA_SITE, COLORIMETRY};
 use super::{MediaError, capsfilter, make};
 
 #[derive(Clone)]
@@ -69,5 +70,7 @@ impl Corners {
 fn format_caps(alpha: bool) -> gst::Caps {
     gst::Caps::builder("video/x-raw")
         .field("format", if alpha { "AYUV" } else { "I420" })
+        .field("colorimetry", COLORIMETRY)
+        .field("chroma-site", CHROMA_SITE)
         .build()
 }

@@ -123,12 +123,6 @@ impl Program {
         self.alpha.load(Ordering::Acquire)
     }
 
-    /// The colorimetry the compositor blends in, once it has negotiated.
-    pub fn colorimetry(&self) -> Option<String> {
-        let caps = self.compositor.static_pad("src")?.current_caps()?;
-        caps.structure(0)?.get::<String>("colorimetry").ok()
-    }
-
     /// Turns the compositor to blending with alpha, for good; `ready` is
     /// called (on a streaming thread) once it does, and only then may
     /// pictures with alpha come.

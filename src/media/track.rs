@@ -60,12 +60,21 @@ pub fn decode_chain(encoding_name: &str) -> Option<DecodeChain> {
     })
 }
 
+/// The colours every picture on the program is in: what the VP8
+/// decoder gives. The compositor converts any input that differs, every
+/// frame; a picture that comes otherwise is converted once, in its track
+/// bin's scaler, on its own thread.
+pub const COLORIMETRY: &str = "bt601";
+pub const CHROMA_SITE: &str = "jpeg";
+
 pub fn video_caps(width: u32, height: u32) -> gst::Caps {
     gst::Caps::builder("video/x-raw")
         .field("format", VIDEO_FORMAT)
         .field("width", width as i32)
         .field("height", height as i32)
         .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+        .field("colorimetry", COLORIMETRY)
+        .field("chroma-site", CHROMA_SITE)
         .build()
 }
 
