@@ -10,37 +10,18 @@ use std::time::{Duration, Instant};
 
 use callcast::media::layout::Rect;
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// How long each layout runs in the recording.
 const PHASE: Duration = Duration::from_secs(4);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn layouts_change_live() {
-    let serve = Serve::start();
-    let http = reqwest::Client::new();
-    let room = TestRoom::start(&[("l", 0), ("l", 1), ("l", 2)]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mp4 = dir.path().join("layouts.mp4");
-    let body = json!({
-        "room": {"adapter": "callcast", "url": room.url(), "room": "l"},
-        "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
-    });
-    let session = serve.create_session(&http, &body).await;
-    let layout = format!("{session}/layout");
+    let rec = Recorded::start(&[("l", 0), ("l", 1), ("l", 2)], Value::Null).await;
+    let (http, room, layout) = (&rec.http, &rec.room, &rec.layout);
     let pin = format!("{layout}/pin");
-    wait_for(
-        "everyone on the program",
-        Duration::from_secs(20),
-        async || {
-            let (_, l) = send(http.get(&layout)).await;
-            l["tiles"]
-                .as_array()
-                .is_some_and(|t| t.len() == 3 && t.iter().all(|t| t["shows"] == "video"))
-        },
-    )
-    .await;
-    let (_, info) = send(http.get(&session)).await;
+    rec.tiles(3, &|t| t["shows"] == "video").await;
+    let (_, info) = send(http.get(&rec.session)).await;
     let id_of = |name: &str| -> String {
         info["roster"]
             .as_array()
@@ -80,7 +61,7 @@ async fn layouts_change_live() {
         ),
     ];
     for (body, field) in bad {
-        let (status, err) = send(http.put(&layout).json(&body)).await;
+        let (status, err) = send(http.put(layout).json(&body)).await;
         assert_eq!(
             (status, err["error"]["field"].as_str()),
             (422, Some(field)),
@@ -93,14 +74,14 @@ async fn layouts_change_live() {
         (422, Some("participant")),
         "{err}"
     );
-    let (_, now) = send(http.get(&layout)).await;
+    let (_, now) = send(http.get(layout)).await;
     assert_eq!(now["config"]["kind"], "grid", "{now}");
 
     // Each phase: (when it ended, what to check in its middle).
     let grid_at = Instant::now();
     tokio::time::sleep(PHASE).await;
 
-    let (status, speaker) = send(http.put(&layout).json(&json!({"kind": "speaker"}))).await;
+    let (status, speaker) = send(http.put(layout).json(&json!({"kind": "speaker"}))).await;
     assert_eq!(status, 200, "{speaker}");
     let (status, pinned) = send(http.post(&pin).json(&json!({"participant": bob}))).await;
     assert_eq!(status, 200, "{pinned}");
@@ -124,7 +105,7 @@ async fn layouts_change_live() {
         {"x": 0, "y": 0, "width": 1, "height": 1, "name": "car*"},
         {"x": 0.7, "y": 0.7, "width": 0.25, "height": 0.25, "name": "alice"},
     ]});
-    let (status, slots) = send(http.put(&layout).json(&custom)).await;
+    let (status, slots) = send(http.put(layout).json(&custom)).await;
     assert_eq!(status, 200, "{slots}");
     let tiles = slots["tiles"].as_array().unwrap();
     assert_eq!(tiles.len(), 2, "{slots}");
@@ -134,7 +115,7 @@ async fn layouts_change_live() {
     tokio::time::sleep(PHASE).await;
 
     let (status, single) = send(
-        http.put(&layout)
+        http.put(layout)
             .json(&json!({"kind": "single", "padding": 0})),
     )
     .await;
@@ -157,14 +138,14 @@ async fn layouts_change_live() {
         "{unpinned}"
     );
     let speaker = json!({"kind": "speaker", "speaker_hold_ms": 500});
-    let (status, _) = send(http.put(&layout).json(&speaker)).await;
+    let (status, _) = send(http.put(layout).json(&speaker)).await;
     assert_eq!(status, 200);
     let featured = async |who: &str| {
         let who = id_of(who);
         wait_for(
             &format!("{who} featured"),
             Duration::from_secs(5),
-            async || send(http.get(&layout)).await.1["tiles"][0]["participant_id"] == who.as_str(),
+            async || send(http.get(layout)).await.1["tiles"][0]["participant_id"] == who.as_str(),
         )
         .await;
         Instant::now()
@@ -175,7 +156,7 @@ async fn layouts_change_live() {
     room.participant(2).talk(false);
     // Silence keeps the last speaker; the next talker takes over.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (_, now) = send(http.get(&layout)).await;
+    let (_, now) = send(http.get(layout)).await;
     assert_eq!(
         now["tiles"][0]["participant_id"],
         id_of("Carol").as_str(),
@@ -186,20 +167,18 @@ async fn layouts_change_live() {
     tokio::time::sleep(PHASE).await;
 
     // The recording ends about when the session is told to stop.
-    let stopped = Instant::now();
-    let (status, _) = send(http.delete(&session)).await;
-    assert_eq!(status, 200);
-    room.stop().await;
+    let done = rec.finish().await;
 
     tokio::task::spawn_blocking(move || {
-        let end = duration_s(&mp4);
-        let mid = |at: Instant| phase_middle(end, stopped, at, PHASE);
+        let mp4 = &done.mp4;
+        let end = duration_s(mp4);
+        let mid = |at: Instant| phase_middle(end, done.stopped, at, PHASE);
         assert_eq!(
-            participants_at(&mp4, mid(grid_at), 3),
+            participants_at(mp4, mid(grid_at), 3),
             [Some(0), Some(1), Some(2)],
             "grid"
         );
-        let f = frame_at(&mp4, mid(speaker_at));
+        let f = frame_at(mp4, mid(speaker_at));
         assert_eq!(palette_index(f.dominant(big)), Some(1), "Bob featured");
         let mut others: Vec<_> = strip
             .iter()
@@ -207,7 +186,7 @@ async fn layouts_change_live() {
             .collect();
         others.sort();
         assert_eq!(others, [Some(0), Some(2)], "the filmstrip");
-        let f = frame_at(&mp4, mid(custom_at));
+        let f = frame_at(mp4, mid(custom_at));
         let left = Rect { width: 640, ..full };
         assert_eq!(
             palette_index(f.dominant(left)),
@@ -219,7 +198,7 @@ async fn layouts_change_live() {
             Some(0),
             "Alice in the corner"
         );
-        let f = frame_at(&mp4, mid(single_at));
+        let f = frame_at(mp4, mid(single_at));
         let all = Rect {
             x: 0,
             y: 0,
@@ -228,7 +207,7 @@ async fn layouts_change_live() {
         };
         assert_eq!(palette_index(f.dominant(all)), Some(1), "Bob alone");
         for (at, colour, who) in [(carol_at, 2, "Carol"), (alice_at, 0, "Alice")] {
-            let f = frame_at(&mp4, mid(at));
+            let f = frame_at(mp4, mid(at));
             assert_eq!(
                 palette_index(f.dominant(big)),
                 Some(colour),

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use callcast::media::layout::{Rect, look};
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// How long each phase runs in the recording.
 const PHASE: Duration = Duration::from_secs(3);
@@ -49,31 +49,13 @@ fn top_middle(tile: Rect) -> Rect {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corners_round_and_square_again_live() {
-    let serve = Serve::start();
-    let http = reqwest::Client::new();
-    let room = TestRoom::start(&[("m", 0), ("m", 1), ("m", 2)]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mp4 = dir.path().join("corners.mp4");
-    let body = json!({
-        "room": {"adapter": "callcast", "url": room.url(), "room": "m"},
-        "layout": {"kind": "grid", "highlight": false},
-        "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
-    });
-    let session = serve.create_session(&http, &body).await;
-    let layout = format!("{session}/layout");
-    let shows = async |pred: &(dyn Fn(&Value) -> bool + Sync)| {
-        let mut last = Value::Null;
-        wait_for("the tiles", Duration::from_secs(20), async || {
-            let (_, l) = send(http.get(&layout)).await;
-            last = l.clone();
-            l["tiles"]
-                .as_array()
-                .is_some_and(|t| t.len() == 3 && t.iter().all(pred))
-        })
-        .await;
-        last
-    };
-    let grid = shows(&|t| t["shows"] == "video").await;
+    let rec = Recorded::start(
+        &[("m", 0), ("m", 1), ("m", 2)],
+        json!({"kind": "grid", "highlight": false}),
+    )
+    .await;
+    let (http, room, layout) = (&rec.http, &rec.room, &rec.layout);
+    let grid = rec.tiles(3, &|t| t["shows"] == "video").await;
     let [alice, bob, carol] = [0, 1, 2].map(|i| room.participant(i).id().to_string());
     let tile_of = |who: &str| {
         tile_rect(
@@ -93,7 +75,7 @@ async fn corners_round_and_square_again_live() {
     room.participant(1).mute_video(true);
     room.participant(0).talk(true);
     let (status, l) = send(
-        http.put(&layout)
+        http.put(layout)
             .json(&json!({"kind": "grid", "corner_radius": RADIUS})),
     )
     .await;
@@ -102,7 +84,7 @@ async fn corners_round_and_square_again_live() {
         (200, &json!(RADIUS)),
         "{l}"
     );
-    shows(&|t| {
+    rec.tiles(3, &|t| {
         (t["participant_id"] == bob.as_str()) == (t["shows"] == "placeholder")
             && (t["participant_id"] == alice.as_str()) == (t["highlight"] == true)
     })
@@ -112,7 +94,7 @@ async fn corners_round_and_square_again_live() {
 
     // Square again (the program keeps blending with alpha).
     let (status, _) = send(
-        http.put(&layout)
+        http.put(layout)
             .json(&json!({"kind": "grid", "highlight": false})),
     )
     .await;
@@ -120,15 +102,13 @@ async fn corners_round_and_square_again_live() {
     let square_again_at = Instant::now();
     tokio::time::sleep(PHASE).await;
 
-    let stopped = Instant::now();
-    let (status, _) = send(http.delete(&session)).await;
-    assert_eq!(status, 200);
-    room.stop().await;
+    let done = rec.finish().await;
 
     tokio::task::spawn_blocking(move || {
-        assert_continuous_video(&mp4, 0.5);
-        let end = duration_s(&mp4);
-        let mid = |at: Instant| phase_middle(end, stopped, at, PHASE);
+        let mp4 = &done.mp4;
+        assert_continuous_video(mp4, 0.5);
+        let end = duration_s(mp4);
+        let mid = |at: Instant| phase_middle(end, done.stopped, at, PHASE);
         let colour = |i: usize| {
             let (r, g, b) = callcast::synth::PALETTE[i];
             [r, g, b]
@@ -138,14 +118,14 @@ async fn corners_round_and_square_again_live() {
             assert!(near(got, want), "{what} at {at:?}: {got:?}, not {want:?}");
         };
 
-        let f = frame_at(&mp4, mid(square_at));
+        let f = frame_at(mp4, mid(square_at));
         for (tile, i) in [(alice_tile, 0), (bob_tile, 1), (carol_tile, 2)] {
             for c in corners(tile) {
                 check(&f, "a square corner", c, colour(i));
             }
         }
 
-        let f = frame_at(&mp4, mid(round_at));
+        let f = frame_at(mp4, mid(round_at));
         for tile in [alice_tile, bob_tile, carol_tile] {
             for c in corners(tile) {
                 check(&f, "a rounded corner", c, BACKGROUND);
@@ -189,7 +169,7 @@ async fn corners_round_and_square_again_live() {
             colour(0),
         );
 
-        let f = frame_at(&mp4, mid(square_again_at));
+        let f = frame_at(mp4, mid(square_again_at));
         for c in corners(carol_tile) {
             check(&f, "a corner squared again", c, colour(2));
         }

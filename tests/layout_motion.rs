@@ -47,28 +47,14 @@ fn passages(edges: &[Option<i64>], from: i64, to: i64) -> Vec<(usize, Vec<i64>)>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tiles_glide_to_their_new_place() {
-    let serve = Serve::start();
-    let http = reqwest::Client::new();
-    let room = TestRoom::start(&[("m", 0), ("m", 1)]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mp4 = dir.path().join("motion.mp4");
-    let body = json!({
-        "room": {"adapter": "callcast", "url": room.url(), "room": "m"},
-        "layout": {"kind": "grid", "labels": false, "highlight": false},
-        "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
-    });
-    let session = serve.create_session(&http, &body).await;
-    let layout = format!("{session}/layout");
-    let alice = room.participant(0).id().to_string();
-    let mut grid = Value::Null;
-    wait_for("both on the program", Duration::from_secs(20), async || {
-        let (_, l) = send(http.get(&layout)).await;
-        grid = l.clone();
-        l["tiles"]
-            .as_array()
-            .is_some_and(|t| t.len() == 2 && t.iter().all(|t| t["shows"] == "video"))
-    })
+    let rec = Recorded::start(
+        &[("m", 0), ("m", 1)],
+        json!({"kind": "grid", "labels": false, "highlight": false}),
+    )
     .await;
+    let (http, room, layout) = (&rec.http, &rec.room, &rec.layout);
+    let alice = room.participant(0).id().to_string();
+    let grid = rec.tiles(2, &|t| t["shows"] == "video").await;
     let tile_of = |l: &Value| {
         tile_rect(
             l["tiles"]
@@ -89,7 +75,7 @@ async fn tiles_glide_to_their_new_place() {
     .await;
     assert_eq!(status, 200);
     let (status, single) = send(
-        http.put(&layout)
+        http.put(layout)
             .json(&json!({"kind": "single", "labels": false, "highlight": false})),
     )
     .await;
@@ -98,20 +84,18 @@ async fn tiles_glide_to_their_new_place() {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let (status, back) =
-        send(http.put(&layout).json(
+        send(http.put(layout).json(
             &json!({"kind": "grid", "labels": false, "highlight": false, "transition_ms": 0}),
         ))
         .await;
     assert_eq!(status, 200, "{back}");
     assert_eq!(tile_of(&back), small);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (status, _) = send(http.delete(&session)).await;
-    assert_eq!(status, 200);
-    room.stop().await;
+    let done = rec.finish().await;
 
     // Rows inside both tiles, clear of the name in the picture's middle.
     let ys = [0.2, 0.75].map(|f| small.y as u32 + (small.height as f64 * f) as u32);
-    let edges = right_edges(&mp4, ys);
+    let edges = right_edges(&done.mp4, ys);
     let (from, to) = (small.right(), large.right());
     let shown: Vec<String> = edges
         .iter()

@@ -38,45 +38,18 @@ fn white_share(f: &Frame, r: Rect) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn placeholders_stand_in_for_missing_pictures() {
-    let serve = Serve::start();
-    let http = reqwest::Client::new();
-    let room = TestRoom::start(&[("m", 0), ("m", 1), ("m", 2)]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mp4 = dir.path().join("placeholders.mp4");
-    let body = json!({
-        "room": {"adapter": "callcast", "url": room.url(), "room": "m"},
-        "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
-    });
-    let session = serve.create_session(&http, &body).await;
-    let layout = format!("{session}/layout");
-    // Waits for `n` tiles that all satisfy `pred`; on timeout, says what
-    // the session showed instead.
-    let shows = async |n: usize, pred: &(dyn Fn(&Value) -> bool + Sync)| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let (_, l) = send(http.get(&layout)).await;
-            if l["tiles"]
-                .as_array()
-                .is_some_and(|t| t.len() == n && t.iter().all(pred))
-            {
-                return l;
-            }
-            if Instant::now() > deadline {
-                let (_, info) = send(http.get(&session)).await;
-                panic!("timed out waiting for the tiles: {l}\nsession: {info}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    shows(3, &|t| t["shows"] == "video").await;
+    let rec = Recorded::start(&[("m", 0), ("m", 1), ("m", 2)], Value::Null).await;
+    let (http, room, layout) = (&rec.http, &rec.room, &rec.layout);
+    rec.tiles(3, &|t| t["shows"] == "video").await;
     let bob = room.participant(1).id().to_string();
 
     // Bob's camera stops sending: his tile turns into his placeholder.
     room.participant(1).mute_video(true);
-    let muted = shows(3, &|t| {
-        (t["participant_id"] == bob.as_str()) == (t["shows"] == "placeholder")
-    })
-    .await;
+    let muted = rec
+        .tiles(3, &|t| {
+            (t["participant_id"] == bob.as_str()) == (t["shows"] == "placeholder")
+        })
+        .await;
     let bob_tile = tile_rect(
         muted["tiles"]
             .as_array()
@@ -90,7 +63,7 @@ async fn placeholders_stand_in_for_missing_pictures() {
 
     // Two tiles for three: Alice, then "+2".
     let (status, more) = send(
-        http.put(&layout)
+        http.put(layout)
             .json(&json!({"kind": "grid", "max_tiles": 2})),
     )
     .await;
@@ -102,16 +75,18 @@ async fn placeholders_stand_in_for_missing_pictures() {
     tokio::time::sleep(PHASE).await;
 
     // Back to everyone; Bob unmutes and his picture returns.
-    let (status, _) = send(http.put(&layout).json(&json!({"kind": "grid"}))).await;
+    let (status, _) = send(http.put(layout).json(&json!({"kind": "grid"}))).await;
     assert_eq!(status, 200);
     room.participant(1).mute_video(false);
-    shows(3, &|t| t["shows"] == "video").await;
+    rec.tiles(3, &|t| t["shows"] == "video").await;
     let alice = room.participant(0).id().to_string();
     room.participant(0).talk(true);
-    let back = shows(3, &|t| {
-        t["shows"] == "video" && (t["participant_id"] == alice.as_str()) == (t["highlight"] == true)
-    })
-    .await;
+    let back = rec
+        .tiles(3, &|t| {
+            t["shows"] == "video"
+                && (t["participant_id"] == alice.as_str()) == (t["highlight"] == true)
+        })
+        .await;
     let tile_of = |who: &str| {
         tile_rect(
             back["tiles"]
@@ -126,15 +101,13 @@ async fn placeholders_stand_in_for_missing_pictures() {
     let back_at = Instant::now();
     tokio::time::sleep(PHASE).await;
 
-    let stopped = Instant::now();
-    let (status, _) = send(http.delete(&session)).await;
-    assert_eq!(status, 200);
-    room.stop().await;
+    let done = rec.finish().await;
 
     tokio::task::spawn_blocking(move || {
-        let end = duration_s(&mp4);
-        let mid = |at: Instant| phase_middle(end, stopped, at, PHASE);
-        let f = frame_at(&mp4, mid(muted_at));
+        let mp4 = &done.mp4;
+        let end = duration_s(mp4);
+        let mid = |at: Instant| phase_middle(end, done.stopped, at, PHASE);
+        let f = frame_at(mp4, mid(muted_at));
         let colour = f.dominant(bob_tile);
         assert!(
             near(colour, look::colour(&bob)),
@@ -146,20 +119,20 @@ async fn placeholders_stand_in_for_missing_pictures() {
             "Bob's initials on his placeholder"
         );
         assert_eq!(
-            participants_at(&mp4, mid(muted_at), 3),
+            participants_at(mp4, mid(muted_at), 3),
             [None, Some(0), Some(2)],
             "the others still show"
         );
-        let f = frame_at(&mp4, mid(more_at));
+        let f = frame_at(mp4, mid(more_at));
         let colour = f.dominant(more_tile);
         assert!(near(colour, look::MORE_COLOUR), "the +N tile is {colour:?}");
         assert!(white_share(&f, more_tile) > 0.02, "+2 written on it");
         assert_eq!(
-            participants_at(&mp4, mid(back_at), 3),
+            participants_at(mp4, mid(back_at), 3),
             [Some(0), Some(1), Some(2)],
             "Bob's picture back"
         );
-        let f = frame_at(&mp4, mid(back_at));
+        let f = frame_at(mp4, mid(back_at));
         // Alice speaks: a border along her tile's top edge.
         let top = Rect {
             x: alice_tile.x + alice_tile.width as i32 / 4,

@@ -27,23 +27,14 @@ fn middle(r: Rect) -> Rect {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_screen_share_takes_over() {
-    let serve = Serve::start();
-    let http = reqwest::Client::new();
-    let room = TestRoom::start(&[("p", 0), ("p", 1)]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mp4 = dir.path().join("presentation.mp4");
-    let body = json!({
-        "room": {"adapter": "callcast", "url": room.url(), "room": "p"},
-        "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
-    });
-    let session = serve.create_session(&http, &body).await;
-    let layout = format!("{session}/layout");
+    let rec = Recorded::start(&[("p", 0), ("p", 1)], Value::Null).await;
+    let (http, room, layout) = (&rec.http, &rec.room, &rec.layout);
     let settled = async |what: &str, pred: &(dyn Fn(&Value) -> bool + Sync)| {
         wait_for(what, Duration::from_secs(20), async || {
-            pred(&send(http.get(&layout)).await.1)
+            pred(&send(http.get(layout)).await.1)
         })
         .await;
-        send(http.get(&layout)).await.1
+        send(http.get(layout)).await.1
     };
     let pictures = |n: usize| {
         move |l: &Value| {
@@ -89,16 +80,14 @@ async fn a_screen_share_takes_over() {
     let back_at = Instant::now();
     tokio::time::sleep(PHASE).await;
 
-    let stopped = Instant::now();
-    let (status, _) = send(http.delete(&session)).await;
-    assert_eq!(status, 200);
-    room.stop().await;
+    let done = rec.finish().await;
 
     tokio::task::spawn_blocking(move || {
-        let end = duration_s(&mp4);
-        let mid = |at: Instant| phase_middle(end, stopped, at, PHASE);
-        assert_eq!(participants_at(&mp4, mid(grid_at), 2), [Some(0), Some(1)]);
-        let f = frame_at(&mp4, mid(shared_at));
+        let mp4 = &done.mp4;
+        let end = duration_s(mp4);
+        let mid = |at: Instant| phase_middle(end, done.stopped, at, PHASE);
+        assert_eq!(participants_at(mp4, mid(grid_at), 2), [Some(0), Some(1)]);
+        let f = frame_at(mp4, mid(shared_at));
         assert_eq!(
             palette_index(f.dominant(middle(big))),
             Some(5),
@@ -110,7 +99,7 @@ async fn a_screen_share_takes_over() {
             .collect();
         cameras.sort();
         assert_eq!(cameras, [Some(0), Some(1)], "the cameras in the filmstrip");
-        assert_eq!(participants_at(&mp4, mid(back_at), 2), [Some(0), Some(1)]);
+        assert_eq!(participants_at(mp4, mid(back_at), 2), [Some(0), Some(1)]);
     })
     .await
     .unwrap();

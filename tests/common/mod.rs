@@ -626,6 +626,94 @@ impl TestRoom {
     }
 }
 
+/// A session that records a room of synthetic participants to a file:
+/// what the rendered-frame tests start from.
+pub struct Recorded {
+    pub serve: Serve,
+    pub http: reqwest::Client,
+    pub room: TestRoom,
+    /// The session's URL, and its layout's.
+    pub session: String,
+    pub layout: String,
+    mp4: std::path::PathBuf,
+    dir: tempfile::TempDir,
+}
+
+/// A recording once its session has ended.
+pub struct Finished {
+    pub mp4: std::path::PathBuf,
+    /// When the session was told to stop: about where the recording ends.
+    pub stopped: Instant,
+    _dir: tempfile::TempDir,
+}
+
+impl Recorded {
+    /// `people` as for [`TestRoom::start`] (all in one room); the session
+    /// lays them out as `layout` says (`Value::Null`: the default).
+    pub async fn start(people: &[(&str, usize)], layout: serde_json::Value) -> Recorded {
+        let serve = Serve::start();
+        let http = reqwest::Client::new();
+        let room = TestRoom::start(people).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mp4 = dir.path().join("program.mp4");
+        let mut body = serde_json::json!({
+            "room": {"adapter": "callcast", "url": room.url(), "room": people[0].0},
+            "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
+        });
+        if !layout.is_null() {
+            body["layout"] = layout;
+        }
+        let session = serve.create_session(&http, &body).await;
+        let layout = format!("{session}/layout");
+        Recorded {
+            serve,
+            http,
+            room,
+            session,
+            layout,
+            mp4,
+            dir,
+        }
+    }
+
+    /// Waits for `n` tiles that all satisfy `pred` and returns the layout;
+    /// on timeout, says what the session showed instead.
+    pub async fn tiles(
+        &self,
+        n: usize,
+        pred: &(dyn Fn(&serde_json::Value) -> bool + Sync),
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, l) = send(self.http.get(&self.layout)).await;
+            if l["tiles"]
+                .as_array()
+                .is_some_and(|t| t.len() == n && t.iter().all(pred))
+            {
+                return l;
+            }
+            if Instant::now() > deadline {
+                let (_, info) = send(self.http.get(&self.session)).await;
+                panic!("timed out waiting for the tiles: {l}\nsession: {info}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Ends the session, then the room.
+    pub async fn finish(self) -> Finished {
+        let stopped = Instant::now();
+        let (status, body) = send(self.http.delete(&self.session)).await;
+        assert_eq!(status, 200, "{body}");
+        self.room.stop().await;
+        Finished {
+            mp4: self.mp4,
+            stopped,
+            _dir: self.dir,
+        }
+    }
+}
+
 /// Row `y` of every frame of the recording's video, in order. (Cut two
 /// rows high from an even one: 4:2:0 cannot be cut thinner.)
 pub fn rows(path: &Path, y: u32) -> Vec<Vec<[u8; 3]>> {
