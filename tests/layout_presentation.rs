@@ -11,7 +11,7 @@ use callcast::config::IceConfig;
 use callcast::media::layout::Rect;
 use callcast::synth::{SynthSpec, SyntheticParticipant};
 use common::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const PHASE: Duration = Duration::from_secs(3);
 

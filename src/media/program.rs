@@ -130,12 +130,11 @@ impl Program {
         if self.alpha_asked.swap(true, Ordering::AcqRel) {
             return;
         }
-        let with_alpha = |caps: &gst::Caps| {
-            let mut caps = caps.clone();
-            caps.make_mut().set("format", "AYUV");
-            caps
-        };
-        let backdrop = with_alpha(&self.backdrop_caps.property::<gst::Caps>("caps"));
+        // The canvas, with alpha: what the compositor puts out, and what
+        // the backdrop follows with once it does.
+        let mut canvas = self.canvas.clone();
+        canvas.make_mut().set("format", "AYUV");
+        let backdrop = canvas.clone();
         let backdrop_caps = self.backdrop_caps.clone();
         let alpha = self.alpha.clone();
         let ready = std::sync::Mutex::new(Some(ready));
@@ -166,7 +165,7 @@ impl Program {
             }
             gst::PadProbeReturn::Remove
         });
-        self.blend.set_property("caps", with_alpha(&self.canvas));
+        self.blend.set_property("caps", canvas);
         tracing::info!("the program blends with alpha from now on (rounded corners)");
     }
 
