@@ -147,7 +147,9 @@ impl JanusNet {
     /// `program` run inside the namespace.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns]).arg(program);
+        super::dies_with_test(&mut cmd)
+            .args(["netns", "exec", &self.ns])
+            .arg(program);
         cmd
     }
 

@@ -15,6 +15,25 @@ pub mod janus;
 pub mod rtmp;
 pub mod s3;
 
+/// Makes what `cmd` starts die with the thread that starts it (the
+/// test's): a test killed midway, or one that panics past its cleanup,
+/// leaves no server running. Every caller spawns from the test's own
+/// thread, never from a pool thread that may end first.
+pub fn dies_with_test(cmd: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe, and nothing else runs between
+    // fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        })
+    }
+}
+
 /// A running `callcast demo` or `join` whose stdout banner has been read.
 pub struct Demo {
     pub child: Child,
@@ -50,7 +69,7 @@ impl Demo {
     /// Runs a `callcast` command that prints the session banner (`demo`,
     /// `join`) and reads the banner.
     pub fn spawn(mut cmd: Command) -> Demo {
-        let mut child = cmd
+        let mut child = dies_with_test(&mut cmd)
             .env("CALLCAST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -431,7 +450,7 @@ impl Serve {
 
     /// With more options and environment variables.
     pub fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_callcast"))
+        let mut child = dies_with_test(&mut Command::new(env!("CARGO_BIN_EXE_callcast")))
             .args([
                 "serve",
                 "--http",

@@ -49,7 +49,7 @@ impl Nginx {
     /// Starts (again) on the same port; returns once it accepts.
     pub fn resume(&mut self) {
         assert!(self.child.is_none());
-        let child = Command::new("nginx")
+        let child = super::dies_with_test(&mut Command::new("nginx"))
             .arg("-c")
             .arg(self.conf())
             .arg("-p")

@@ -26,7 +26,7 @@ impl S3 {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("s3s-fs")
+        let child = super::dies_with_test(&mut Command::new("s3s-fs"))
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
             .arg(root.path())
