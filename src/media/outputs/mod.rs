@@ -519,6 +519,12 @@ impl Progress {
         self.changed.notify_all();
     }
 
+    /// Sets `state` even over a failure.
+    fn reset(&self, state: OutputState) {
+        self.state.lock().unwrap().0 = state;
+        self.changed.notify_all();
+    }
+
     fn state(&self) -> OutputState {
         self.state.lock().unwrap().0.clone()
     }
@@ -723,6 +729,7 @@ impl OutputManager {
                 a.progress.clone(),
             )
         };
+        let failed_before = matches!(progress.state(), OutputState::Failed { .. });
         progress.set(OutputState::Stopping);
         for (_, src) in &links {
             // Unlink at a buffer boundary, then end the branch.
@@ -750,13 +757,20 @@ impl OutputManager {
         }
         output.finish(deadline.saturating_duration_since(Instant::now()));
         self.detach(output.bin(), &links, &renditions);
-        progress.set(if drained {
-            OutputState::Stopped
+        if !wrote && !failed_before {
+            // Nothing written, nothing lost: an error while ending it is
+            // part of the removal (mpegtsmux fails at an EOS on an input
+            // that never got caps: "Could not create handler for stream").
+            progress.reset(OutputState::Stopped);
         } else {
-            OutputState::Failed {
-                reason: "did not finish writing in time".into(),
-            }
-        });
+            progress.set(if drained {
+                OutputState::Stopped
+            } else {
+                OutputState::Failed {
+                    reason: "did not finish writing in time".into(),
+                }
+            });
+        }
         let mut outputs = self.outputs.lock().unwrap();
         let pos = outputs
             .iter()
