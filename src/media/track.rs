@@ -14,6 +14,8 @@
 //! frames instead of blocking, so a slow program never backs up into
 //! webrtcbin.
 
+use std::sync::{Arc, Mutex};
+
 use gst::prelude::*;
 
 use super::corners::Corners;
@@ -104,6 +106,9 @@ struct Sizing {
     crop: gst::Element,
     caps: gst::Element,
     label: gst::Element,
+    /// The label's font, and whether the track's thread has yet to set
+    /// it (see [`TrackBin::set_label`]).
+    font: Arc<Mutex<(String, bool)>>,
     corners: Corners,
 }
 
@@ -167,10 +172,13 @@ impl TrackBin {
                 label.set_property("shaded-background", true);
                 label.set_property("auto-resize", false);
                 label.set_property("silent", true);
+                let font = Arc::new(Mutex::new((String::new(), false)));
+                apply_font_between_frames(&label, font.clone());
                 let sizing = Sizing {
                     crop: make("aspectratiocrop", None)?,
                     caps: capsfilter(None, &video_caps(tile.width, tile.height))?,
                     label,
+                    font,
                     corners: Corners::new()?,
                 };
                 sizing.set(tile, fit);
@@ -272,8 +280,11 @@ impl TrackBin {
         if label.property::<Option<String>>("text").as_deref() != Some(name) {
             label.set_property("text", name);
         }
-        if label.property::<Option<String>>("font-desc").as_deref() != Some(font.as_str()) {
-            label.set_property("font-desc", font);
+        {
+            let mut pending = sizing.font.lock().unwrap();
+            if pending.0 != font {
+                *pending = (font, true);
+            }
         }
         if label.property::<i32>("xpad") != pad {
             label.set_property("xpad", pad);
@@ -296,6 +307,28 @@ impl TrackBin {
             sizing.set(tile, fit);
         }
     }
+}
+
+/// Sets the label's font on the track's own thread, just before the
+/// label draws the next frame. A font set from another thread changes
+/// the label's pango layout while the track's thread may be drawing it:
+/// a segfault in libpango was seen on a track's thread as a layout
+/// change resized the labels.
+fn apply_font_between_frames(label: &gst::Element, font: Arc<Mutex<(String, bool)>>) {
+    let element = label.downgrade();
+    label
+        .static_pad("video_sink")
+        .expect("textoverlay has a video sink")
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            let mut font = font.lock().unwrap();
+            if font.1
+                && let Some(label) = element.upgrade()
+            {
+                label.set_property("font-desc", &font.0);
+                font.1 = false;
+            }
+            gst::PadProbeReturn::Ok
+        });
 }
 
 #[cfg(test)]
