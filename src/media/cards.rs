@@ -125,10 +125,10 @@ impl Cards {
             None => {
                 let face = self.face(&bin, &name, spec)?;
                 face.draw(spec, program.alpha());
-                let out = face.corners.elements()[2].clone();
+                let out = face.corners.output().clone();
                 (Some(face), out)
             }
-            Some(_) => (None, self.ring(&bin, &name, spec)?),
+            Some(thickness) => (None, self.ring(&bin, &name, spec, thickness)?),
         };
         let src = gst::GhostPad::with_target(&out.static_pad("src").expect("card output src"))
             .map_err(|_| MediaError::Link(format!("{name}: ghost pad")))?;
@@ -189,13 +189,14 @@ impl Cards {
         bin: &gst::Bin,
         name: &str,
         spec: &CardSpec,
+        thickness: u32,
     ) -> Result<gst::Element, MediaError> {
         let source = self.solid_source(spec.colour)?;
         let (w, h) = (spec.rect.width.max(2), spec.rect.height.max(2));
         let mut caps = card_caps(spec.rect, self.fps);
         caps.make_mut().set("format", "AYUV");
         let format = capsfilter(None, &caps)?;
-        let mask = look::ring(w, h, spec.radius, spec.ring.unwrap_or(0));
+        let mask = look::ring(w, h, spec.radius, thickness);
         format.static_pad("src").expect("capsfilter src").add_probe(
             gst::PadProbeType::BUFFER,
             move |_, info| {

@@ -42,6 +42,11 @@ impl Corners {
         [&self.round, &self.convert, &self.format]
     }
 
+    /// The last of them: where the picture leaves the stage.
+    pub fn output(&self) -> &gst::Element {
+        &self.format
+    }
+
     /// Rounds the corners by `radius` if the program blends with `alpha`;
     /// without alpha the picture stays square (and I420).
     pub fn set(&self, alpha: bool, radius: u32) {

@@ -726,9 +726,10 @@ fn show(program: &Program, track: &LinkedTrack, tile: Option<Placement>) {
     track.bin.set_tile(p.rect, p.fit);
     track.bin.set_label(&p.label, p.rect.height, p.radius);
     track.bin.set_corners(program.alpha(), p.radius);
-    match pad.property::<f64>("alpha") > 0.0 {
-        true => program.place(pad, p.rect),
-        false => program.jump(pad, p.rect),
+    if pad.property::<f64>("alpha") > 0.0 {
+        program.place(pad, p.rect);
+    } else {
+        program.jump(pad, p.rect);
     }
     pad.set_property("zorder", p.z);
     set_visible(pad, true);

@@ -107,7 +107,13 @@ pub fn label_pad(height: u32, radius: u32) -> u32 {
 /// edge follows the outer one. Edges are antialiased.
 pub fn ring(width: u32, height: u32, radius: u32, thickness: u32) -> Vec<u8> {
     let (w, h) = (width as f32, height as f32);
-    let r = radius.min(width.min(height) / 2) as f32;
+    let whole = Rect {
+        x: 0,
+        y: 0,
+        width,
+        height,
+    };
+    let r = corner_radius(whole, radius) as f32;
     let t = thickness as f32;
     let inner = (w - 2.0 * t, h - 2.0 * t, (r - t).max(0.0));
     let mut mask = Vec::with_capacity((width * height) as usize);
