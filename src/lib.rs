@@ -7,9 +7,10 @@
 //! - [`api`]: the HTTP API.
 //! - [`synth`]: synthetic participants; [`demo`]: everything on one machine.
 //! - [`join`]: `callcast join`, one session in a real room; [`loadgen`]:
-//!   synthetic publishers for a Janus room.
+//!   synthetic publishers for a Janus room; [`bench`]: `callcast bench`.
 
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod ids;

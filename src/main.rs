@@ -152,6 +152,85 @@ enum Command {
         #[arg(long)]
         simulcast: bool,
     },
+    /// Measure: N synthetic participants over real WebRTC into one
+    /// session recording the program; prints a table (and JSON).
+    Bench {
+        #[arg(long, default_value_t = 4)]
+        participants: usize,
+        /// Seconds measured, after everyone appeared.
+        #[arg(long, default_value_t = 20.0)]
+        duration: f64,
+        /// Participants' picture height (16:9).
+        #[arg(long, default_value_t = 360, value_parser = clap::value_parser!(u32).range(90..=1080))]
+        input_height: u32,
+        /// Participants' frame rate (default: the program's).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=60))]
+        input_fps: Option<u32>,
+        /// The program's frame rate.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=60))]
+        fps: u32,
+        /// The program's size, WIDTHxHEIGHT.
+        #[arg(long, value_parser = parse_size, default_value = "1280x720")]
+        output: (u32, u32),
+        /// Also write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Keep the recording here (default: deleted).
+        #[arg(long)]
+        record: Option<PathBuf>,
+    },
+    /// callcast's media path on files, as fast as it goes (one stage of
+    /// it, or all): what scripts/bench-vs-ffmpeg times.
+    BenchOffline {
+        #[arg(long, value_enum, default_value_t = OfflineStage::Composite)]
+        stage: OfflineStage,
+        /// A VP8 clip in IVF.
+        #[arg(long)]
+        clip: Option<PathBuf>,
+        #[arg(long, default_value_t = 4)]
+        participants: usize,
+        /// Frames in the clip.
+        #[arg(long, default_value_t = 400)]
+        frames: u32,
+        #[arg(long, value_parser = parse_size, default_value = "1280x720")]
+        output: (u32, u32),
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=60))]
+        fps: u32,
+        /// The raw composite (I420): written by render, read by encode.
+        #[arg(long)]
+        raw: Option<PathBuf>,
+        /// Print the grid's tiles (x,y,width,height per line) and exit.
+        #[arg(long)]
+        print_tiles: bool,
+    },
+    /// The benchmark's participants, run by `callcast bench`.
+    #[command(hide = true)]
+    BenchPublish {
+        #[arg(long)]
+        room_url: String,
+        #[arg(long)]
+        room: String,
+        #[arg(long)]
+        participants: usize,
+        #[arg(long)]
+        total: usize,
+        #[arg(long)]
+        width: u32,
+        #[arg(long)]
+        height: u32,
+        #[arg(long)]
+        fps: u32,
+        #[arg(long)]
+        epoch_ns: u64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OfflineStage {
+    Composite,
+    Render,
+    Decode,
+    Encode,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -291,6 +370,99 @@ fn main() -> ExitCode {
                     },
                 };
                 callcast::loadgen::run(opts, shutdown_signal()).await
+            }
+            Command::Bench {
+                participants,
+                duration,
+                input_height,
+                input_fps,
+                fps,
+                output,
+                json,
+                record,
+            } => {
+                let opts = callcast::bench::BenchOptions {
+                    participants,
+                    duration: seconds(Some(duration)).unwrap_or(Duration::from_secs(1)),
+                    input_height: input_height & !1,
+                    input_fps: input_fps.unwrap_or(fps),
+                    width: output.0,
+                    height: output.1,
+                    fps,
+                    record,
+                };
+                let report = callcast::bench::run(opts).await?;
+                println!("callcast bench\n{}", report.table());
+                if let Some(path) = json {
+                    std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+                }
+                Ok(())
+            }
+            Command::BenchOffline {
+                stage,
+                clip,
+                participants,
+                frames,
+                output,
+                fps,
+                raw,
+                print_tiles,
+            } => {
+                use callcast::bench::offline::{self, OfflineOptions, Stage};
+                let program = callcast::config::ProgramConfig {
+                    width: output.0,
+                    height: output.1,
+                    fps,
+                    ..Default::default()
+                };
+                if print_tiles {
+                    for t in offline::tiles(participants, &program) {
+                        println!("{},{},{},{}", t.x, t.y, t.width, t.height);
+                    }
+                    return Ok(());
+                }
+                let opts = OfflineOptions {
+                    stage: match stage {
+                        OfflineStage::Composite => Stage::Composite,
+                        OfflineStage::Render => Stage::Render,
+                        OfflineStage::Decode => Stage::Decode,
+                        OfflineStage::Encode => Stage::Encode,
+                    },
+                    clip: clip.unwrap_or_default(),
+                    participants,
+                    frames,
+                    program,
+                    raw,
+                };
+                let run = tokio::task::spawn_blocking(move || offline::run(&opts)).await??;
+                println!(
+                    "output_s {:.3} wall_s {:.3} cpu_s {:.3}",
+                    run.output_s,
+                    run.wall.as_secs_f64(),
+                    run.cpu.as_secs_f64()
+                );
+                Ok(())
+            }
+            Command::BenchPublish {
+                room_url,
+                room,
+                participants,
+                total,
+                width,
+                height,
+                fps,
+                epoch_ns,
+            } => {
+                let opts = callcast::bench::publishers::PublishOptions {
+                    room_url,
+                    room,
+                    participants,
+                    total,
+                    width,
+                    height,
+                    schedule: callcast::synth::replay::Schedule { epoch_ns, fps },
+                };
+                callcast::bench::publishers::run(opts).await
             }
         }
     });

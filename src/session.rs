@@ -664,6 +664,7 @@ impl EventLoop {
                 });
             }
             RoomEvent::Offer { peer, sdp, streams } => {
+                tracing::debug!(%peer, "offered; answering");
                 let media = self.media.clone();
                 let p = peer.clone();
                 let answered = spawn_blocking(move || media.ingest.offer(&p, &sdp, streams))

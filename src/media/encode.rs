@@ -254,7 +254,7 @@ impl Encoder {
 }
 
 /// x264 (live settings) ! h264parse ! avc/au caps, at `kbps`.
-fn h264_chain(
+pub fn h264_chain(
     cfg: &ProgramConfig,
     kbps: u32,
     name: Option<&str>,

@@ -14,7 +14,7 @@ use super::cards::{CardSpec, Cards};
 use super::encode::Encoder;
 use super::ingest::{Ingest, RetiredTrack, TrackKey};
 use super::outputs::{ErrorOwner, OutputManager};
-use super::program::Program;
+use super::program::{Pace, Program};
 use super::stats::{FrameCounter, PipelineCounts, pipeline_counts};
 use crate::config::{IngestConfig, ProgramConfig};
 
@@ -84,7 +84,12 @@ impl SessionMedia {
         let input_latency = gst::ClockTime::from_mseconds(
             ingest_cfg.jitter_latency_ms as u64 + 1000 / program_cfg.fps.max(1) as u64,
         );
-        let program = Arc::new(Program::new(&pipeline, program_cfg, input_latency)?);
+        let program = Arc::new(Program::new(
+            &pipeline,
+            program_cfg,
+            input_latency,
+            Pace::Live,
+        )?);
         let encoder = Arc::new(Encoder::new(&pipeline, &program, program_cfg)?);
         let frames = FrameCounter::attach(&program.video_src());
         let outputs = OutputManager::new(&pipeline, encoder.clone());

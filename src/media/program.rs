@@ -19,6 +19,16 @@ use super::track::{audio_caps, video_caps};
 use super::{MediaError, capsfilter, link_chain, make};
 use crate::config::ProgramConfig;
 
+/// How the program runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// On the clock, whoever is there: a call.
+    Live,
+    /// As fast as its inputs allow, for this many frames, then ends: the
+    /// offline benchmark.
+    Offline { frames: u32 },
+}
+
 pub struct Program {
     compositor: gst::Element,
     audiomixer: gst::Element,
@@ -42,7 +52,9 @@ impl Program {
         pipeline: &gst::Pipeline,
         cfg: &ProgramConfig,
         input_latency: gst::ClockTime,
+        pace: Pace,
     ) -> Result<Self, MediaError> {
+        let live = pace == Pace::Live;
         let compositor = live_aggregator("compositor", input_latency)?;
         let mut canvas = video_caps(cfg.width, cfg.height);
         canvas
@@ -59,7 +71,7 @@ impl Program {
         // and emit a frame stamped 0 mid-stream.
         let backdrop = gst::ElementFactory::make("videotestsrc")
             .name("backdrop")
-            .property("is-live", true)
+            .property("is-live", live)
             .property_from_str("pattern", "solid-color")
             .property(
                 "foreground-color",
@@ -70,11 +82,15 @@ impl Program {
         let backdrop_caps = capsfilter(None, &canvas)?;
         let silence = gst::ElementFactory::make("audiotestsrc")
             .name("silence")
-            .property("is-live", true)
+            .property("is-live", live)
             .property_from_str("wave", "silence")
             .build()
             .map_err(|_| MediaError::MissingElement("audiotestsrc"))?;
         let silence_caps = capsfilter(None, &audio_caps())?;
+        if let Pace::Offline { frames } = pace {
+            backdrop.set_property("num-buffers", frames as i32);
+            silence.set_property("num-buffers", 1i32);
+        }
 
         pipeline
             .add_many([
@@ -99,8 +115,10 @@ impl Program {
             &video_out,
         ])?;
         link_chain(&[&silence, &silence_caps, &audiomixer, &audio_out])?;
-        for out in [&video_out, &audio_out] {
-            warn_on_eos(&out.static_pad("src").expect("capsfilter has src"));
+        if live {
+            for out in [&video_out, &audio_out] {
+                warn_on_eos(&out.static_pad("src").expect("capsfilter has src"));
+            }
         }
 
         Ok(Program {

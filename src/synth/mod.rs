@@ -1,10 +1,13 @@
 //! Synthetic participants: real WebRTC publishers with a recognisable
 //! picture and sound, for the demo, tests, benchmarks and load generation.
 
+pub mod clip;
 mod janus;
 mod participant;
 pub mod publisher;
+pub mod replay;
 pub mod rtp;
+pub mod tag;
 
 pub use janus::JanusParticipant;
 pub use participant::SyntheticParticipant;

@@ -39,8 +39,19 @@ impl SyntheticParticipant {
     ) -> anyhow::Result<Self> {
         let publisher = {
             let spec = spec.clone();
-            Arc::new(spawn_blocking(move || Publisher::start(&spec, &ice)).await??)
+            spawn_blocking(move || Publisher::start(&spec, &ice)).await??
         };
+        Self::join_with(url, room, spec, publisher).await
+    }
+
+    /// Joins `room` at `url` and publishes what `publisher` sends.
+    pub async fn join_with(
+        url: &str,
+        room: &str,
+        spec: SynthSpec,
+        publisher: Publisher,
+    ) -> anyhow::Result<Self> {
+        let publisher = Arc::new(publisher);
         let (mut tx, rx, welcome) = client::join(url, room, &spec.name, Role::Publisher).await?;
         for (id, kind, source) in [
             (
@@ -158,6 +169,7 @@ async fn handle(
 ) -> anyhow::Result<()> {
     match msg {
         ServerMessage::Subscribe { from } => {
+            tracing::debug!(%from, "synthetic participant: subscribed to; offering");
             let p = publisher.clone();
             let cand_tx = candidates.clone();
             let peer = from.clone();
@@ -179,6 +191,7 @@ async fn handle(
             .await?;
         }
         ServerMessage::Answer { from, sdp } => {
+            tracing::debug!(%from, "synthetic participant: answered");
             let p = publisher.clone();
             spawn_blocking(move || p.answer_from(&from, &sdp)).await??;
         }

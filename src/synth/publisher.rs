@@ -64,15 +64,21 @@ impl Publisher {
     /// Starts encoding; nothing is sent until a subscriber asks. Blocks.
     pub fn start(spec: &SynthSpec, ice: &IceConfig) -> Result<Self, MediaError> {
         crate::media::init()?;
-        let pipeline = gst::Pipeline::builder()
-            .name(format!("synth-{}", spec.name))
-            .build();
-
-        let (video_ssrc, audio_ssrc) = {
-            let r = crate::ids::random_u64();
-            (r as u32, (r >> 32) as u32)
-        };
+        let (video_ssrc, audio_ssrc) = random_ssrcs();
         let chains = EncodedChains::new(spec, video_ssrc, audio_ssrc)?;
+        Self::with_chains(&spec.name, chains, ice)
+    }
+
+    /// Starts a publisher sending `chains` (already encoded and
+    /// payloaded media). Blocks.
+    pub fn with_chains(
+        name: &str,
+        chains: EncodedChains,
+        ice: &IceConfig,
+    ) -> Result<Self, MediaError> {
+        let pipeline = gst::Pipeline::builder()
+            .name(format!("synth-{name}"))
+            .build();
         let (vtee, atee) = (tee()?, tee()?);
         let mut video: Vec<&gst::Element> = chains.video.iter().collect();
         video.push(&vtee);
@@ -83,7 +89,7 @@ impl Publisher {
             .map_err(|_| MediaError::Link("publisher elements".into()))?;
         link_chain(&video)?;
         link_chain(&audio)?;
-        log_faults(&pipeline, &spec.name);
+        log_faults(&pipeline, name);
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|_| MediaError::State("publisher would not start".into()))?;
@@ -162,6 +168,7 @@ impl Publisher {
                     .link(&queue.static_pad("sink").expect("queue sink"))
                     .map_err(|e| MediaError::Link(format!("tee to queue: {e:?}")))?;
             }
+            start_with_key_frame(&webrtcbin, &branch.feeds);
             wait_for_caps(&webrtcbin)?;
             let offer = webrtc::create_description(&webrtcbin, gst_webrtc::WebRTCSDPType::Offer)?;
             webrtc::set_local_description(&webrtcbin, &offer)?;
@@ -251,6 +258,28 @@ impl Drop for Publisher {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Asks for a key frame as soon as `webrtcbin` connects, as a browser's
+/// encoder starts its stream with one: without it the receiver shows
+/// nothing until it has asked for one itself and been heard.
+fn start_with_key_frame(webrtcbin: &gst::Element, feeds: &[(gst::Pad, gst::Element)]) {
+    let queues: Vec<gst::Pad> = feeds
+        .iter()
+        .filter_map(|(_, q)| q.static_pad("sink"))
+        .collect();
+    webrtcbin.connect_notify(Some("connection-state"), move |webrtcbin, _| {
+        let state = webrtcbin.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
+        if state == gst_webrtc::WebRTCPeerConnectionState::Connected {
+            for q in &queues {
+                q.send_event(
+                    gst_video::UpstreamForceKeyUnitEvent::builder()
+                        .all_headers(true)
+                        .build(),
+                );
+            }
+        }
+    });
 }
 
 /// webrtcbin 1.22 connects a send pad when the answer is applied only if
@@ -364,14 +393,7 @@ impl EncodedChains {
             .property_from_str("error-resilient", "default")
             .build()
             .map_err(|_| MediaError::MissingElement("vp8enc"))?;
-        let vpay = gst::ElementFactory::make("rtpvp8pay")
-            .property("pt", VIDEO_PT as u32)
-            .property("ssrc", video_ssrc)
-            .property_from_str("picture-id-mode", "15-bit")
-            .build()
-            .map_err(|_| MediaError::MissingElement("rtpvp8pay"))?;
-        let vcaps = rtp_caps("video", "VP8", 90_000, VIDEO_PT, video_ssrc);
-        let vpay_caps = capsfilter(None, &vcaps)?;
+        let (vpay, vpay_caps, vcaps) = vp8_payloader(video_ssrc)?;
 
         let audio_src = gst::ElementFactory::make("audiotestsrc")
             .property("is-live", true)
@@ -387,13 +409,7 @@ impl EncodedChains {
             .property("bitrate", 48_000i32)
             .build()
             .map_err(|_| MediaError::MissingElement("opusenc"))?;
-        let apay = gst::ElementFactory::make("rtpopuspay")
-            .property("pt", AUDIO_PT as u32)
-            .property("ssrc", audio_ssrc)
-            .build()
-            .map_err(|_| MediaError::MissingElement("rtpopuspay"))?;
-        let acaps = rtp_caps("audio", "OPUS", 48_000, AUDIO_PT, audio_ssrc);
-        let apay_caps = capsfilter(None, &acaps)?;
+        let (apay, apay_caps, acaps) = opus_payloader(audio_ssrc)?;
 
         Ok(EncodedChains {
             camera_valve: valve.clone(),
@@ -408,6 +424,56 @@ impl EncodedChains {
             audio_caps: acaps,
         })
     }
+
+    /// Chains that send what `video` and `audio` (sources of VP8 and
+    /// Opus frames, such as a clip's players) put out.
+    pub fn replaying(
+        video: gst::Element,
+        audio: gst::Element,
+        video_ssrc: u32,
+        audio_ssrc: u32,
+    ) -> Result<Self, MediaError> {
+        let (valve, avalve) = (muting_valve()?, muting_valve()?);
+        let (vpay, vpay_caps, video_caps) = vp8_payloader(video_ssrc)?;
+        let (apay, apay_caps, audio_caps) = opus_payloader(audio_ssrc)?;
+        Ok(EncodedChains {
+            camera_valve: valve.clone(),
+            video: vec![video, valve, vpay, vpay_caps],
+            microphone_valve: avalve.clone(),
+            audio: vec![audio, avalve, apay, apay_caps],
+            video_caps,
+            audio_caps,
+        })
+    }
+}
+
+/// Two random SSRCs: video, audio.
+pub fn random_ssrcs() -> (u32, u32) {
+    let r = crate::ids::random_u64();
+    (r as u32, (r >> 32) as u32)
+}
+
+/// rtpvp8pay and the caps it sends with, as an element and as caps.
+fn vp8_payloader(ssrc: u32) -> Result<(gst::Element, gst::Element, gst::Caps), MediaError> {
+    let pay = gst::ElementFactory::make("rtpvp8pay")
+        .property("pt", VIDEO_PT as u32)
+        .property("ssrc", ssrc)
+        .property_from_str("picture-id-mode", "15-bit")
+        .build()
+        .map_err(|_| MediaError::MissingElement("rtpvp8pay"))?;
+    let caps = rtp_caps("video", "VP8", 90_000, VIDEO_PT, ssrc);
+    Ok((pay, capsfilter(None, &caps)?, caps))
+}
+
+/// rtpopuspay and the caps it sends with.
+fn opus_payloader(ssrc: u32) -> Result<(gst::Element, gst::Element, gst::Caps), MediaError> {
+    let pay = gst::ElementFactory::make("rtpopuspay")
+        .property("pt", AUDIO_PT as u32)
+        .property("ssrc", ssrc)
+        .build()
+        .map_err(|_| MediaError::MissingElement("rtpopuspay"))?;
+    let caps = rtp_caps("audio", "OPUS", 48_000, AUDIO_PT, ssrc);
+    Ok((pay, capsfilter(None, &caps)?, caps))
 }
 
 /// A valve that, shut, drops media but still passes caps on. (Shut before

@@ -1,0 +1,372 @@
+//! `callcast bench`: N synthetic participants through the real WebRTC path
+//! (embedded room, loopback ICE, DTLS/SRTP) into one session recording
+//! the program, measured while it runs.
+//!
+//! The participants run in a child process (see [`publishers`]), so the
+//! figures are callcast's alone. They replay pre-encoded clips whose
+//! frames carry their number ([`crate::synth::tag`]) on a wall-clock
+//! schedule both processes know: reading the tags off the composite
+//! gives the capture-to-composite latency and when each participant first
+//! appeared, with no clock to synchronise.
+
+pub mod offline;
+pub mod procstat;
+pub mod publishers;
+pub mod report;
+pub mod watch;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, bail};
+use callcast_signalling::callcast::CallcastAdapter;
+use callcast_signalling::room::RoomServer;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
+
+use crate::config::{IceConfig, IngestConfig, ProgramConfig};
+use crate::media::outputs::OutputSpec;
+use crate::session::{RoomInfo, Session, SessionConfig, Sessions};
+use crate::synth::replay::{Schedule, unix_ns};
+use report::{Report, max, median, quantile};
+use watch::Watch;
+
+const ROOM: &str = "bench";
+/// Settling time between the last participant appearing and the window.
+const SETTLE: Duration = Duration::from_secs(2);
+/// The ten busiest threads are reported.
+const TOP_THREADS: usize = 10;
+/// Participants that join one at a time, into a running call, after the
+/// others joined together: their join-to-first-frame is the headline one.
+const LATE_JOINERS: usize = 3;
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub participants: usize,
+    /// The measured window.
+    pub duration: Duration,
+    /// Participants' pictures: 16:9 at this height.
+    pub input_height: u32,
+    pub input_fps: u32,
+    /// The program.
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// Keep the recording here (default: a temporary file, deleted).
+    pub record: Option<PathBuf>,
+}
+
+impl BenchOptions {
+    pub fn input_width(&self) -> u32 {
+        // 16:9, even.
+        (self.input_height * 16 / 9 + 1) & !1
+    }
+}
+
+/// Runs the benchmark and returns its report.
+pub async fn run(opts: BenchOptions) -> anyhow::Result<Report> {
+    crate::media::init()?;
+    if opts.participants == 0 {
+        bail!("--participants must be at least 1");
+    }
+    let room = RoomServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .context("starting the bench room")?;
+    let scratch = std::env::temp_dir().join(format!("callcast-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+    let record = match &opts.record {
+        Some(p) => crate::recording::absolute(p)?,
+        None => scratch.join("program.mp4"),
+    };
+    let result = measure(&opts, &room, &record).await;
+    room.shutdown().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+async fn measure(
+    opts: &BenchOptions,
+    room: &RoomServer,
+    record: &std::path::Path,
+) -> anyhow::Result<Report> {
+    let cfg = SessionConfig {
+        program: ProgramConfig {
+            width: opts.width,
+            height: opts.height,
+            fps: opts.fps,
+            ..ProgramConfig::default()
+        },
+        ingest: IngestConfig {
+            ice: IceConfig::loopback(),
+            ..IngestConfig::default()
+        },
+        outputs: vec![OutputSpec::Record {
+            location: format!("file://{}", record.display()),
+            s3: None,
+            max_duration_s: None,
+        }],
+        ..SessionConfig::default()
+    };
+    let adapter = CallcastAdapter {
+        url: room.url(),
+        room: ROOM.into(),
+        display: "callcast bench".into(),
+    };
+    let info = RoomInfo {
+        adapter: "callcast".into(),
+        url: room.url(),
+        room: ROOM.into(),
+    };
+    let session = Session::start(Sessions::new_id(), info, Box::new(adapter), cfg)
+        .await
+        .context("starting the session")?;
+    // Frames are sent from a whole second on, so both sides agree on it.
+    let schedule = Schedule {
+        epoch_ns: unix_ns(SystemTime::now()) / 1_000_000_000 * 1_000_000_000,
+        fps: opts.input_fps,
+    };
+    let watch = Watch::attach(session.media().pipeline(), schedule, opts.fps)?;
+
+    let late = opts.participants.min(LATE_JOINERS);
+    let measured = async {
+        let mut publishers = Publishers::spawn(opts, room, schedule, opts.participants - late)?;
+        let crowd = publishers.joined(opts.participants - late, &watch).await?;
+        wait_until_seen(&watch, crowd.keys()).await;
+        let mut late_joins = HashMap::new();
+        for _ in 0..late {
+            let joined = publishers.join_one(&watch).await?;
+            wait_until_seen(&watch, joined.keys()).await;
+            late_joins.extend(joined);
+        }
+        tokio::time::sleep(SETTLE).await;
+        let window = sample_window(opts, &watch).await;
+        Ok::<_, anyhow::Error>((publishers, crowd, late_joins, window))
+    }
+    .await;
+    // The recording ends first, while everyone is still in it.
+    let stopped = session.stop().await;
+    let (publishers, crowd, late_joins, window) = measured?;
+    publishers.stop().await;
+    if !stopped.unfinished_outputs.is_empty() {
+        bail!(
+            "the recording could not be finalized: {:?}",
+            stopped.unfinished_outputs
+        );
+    }
+
+    let first_seen = watch.first_seen();
+    let join_ms = |joins: &HashMap<String, u64>| -> Vec<f64> {
+        joins
+            .iter()
+            .filter_map(|(id, at)| {
+                first_seen
+                    .get(id)
+                    .map(|seen| seen.saturating_sub(*at) as f64 / 1e6)
+            })
+            .collect()
+    };
+    let (late_ms, crowd_ms) = (join_ms(&late_joins), join_ms(&crowd));
+    let latencies = watch.latencies_ms();
+    let lags = watch.lags_ms();
+    let secs = window.elapsed.as_secs_f64();
+    Ok(Report {
+        participants: opts.participants,
+        participants_seen: first_seen.len(),
+        duration_s: round(secs, 2),
+        input: format!(
+            "{}x{}@{} VP8",
+            opts.input_width(),
+            opts.input_height,
+            opts.input_fps
+        ),
+        output: format!("{}x{}@{} H.264", opts.width, opts.height, opts.fps),
+        output_fps: round(window.output.frames as f64 / secs, 2),
+        output_frames: window.output.frames,
+        output_frames_dropped: window.output.dropped,
+        output_frames_duplicated: window.output.duplicated,
+        input_frames_dropped: window.input_dropped,
+        input_frames: window.input_frames,
+        cpu_cores: round(median(&window.cpu), 3),
+        cpu_cores_max: round(max(&window.cpu), 3),
+        rss_peak_mb: round(procstat::rss_peak_mb(), 1),
+        join_to_first_frame_ms: round(median(&late_ms), 1),
+        join_to_first_frame_ms_max: round(max(&late_ms), 1),
+        join_to_first_frame_ms_together: round(median(&crowd_ms), 1),
+        latency_ms: round(median(&latencies), 1),
+        latency_ms_p95: round(quantile(&latencies, 0.95), 1),
+        latency_samples: latencies.len(),
+        output_lag_ms: round(median(&lags), 1),
+        output_lag_ms_max: round(max(&lags), 1),
+        threads: window.threads,
+        thread_groups: window.thread_groups,
+        machine: procstat::machine(),
+    })
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
+/// The participants' process.
+struct Publishers {
+    child: Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Publishers {
+    /// Starts the publishers; `at_once` join straight away.
+    fn spawn(
+        opts: &BenchOptions,
+        room: &RoomServer,
+        schedule: Schedule,
+        at_once: usize,
+    ) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe().context("finding the callcast binary")?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("bench-publish")
+            .args(["--room-url", &room.url(), "--room", ROOM])
+            .args(["--participants", &at_once.to_string()])
+            .args(["--total", &opts.participants.to_string()])
+            .args(["--width", &opts.input_width().to_string()])
+            .args(["--height", &opts.input_height.to_string()])
+            .args(["--fps", &opts.input_fps.to_string()])
+            .args(["--epoch-ns", &schedule.epoch_ns.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true);
+        if std::env::var_os("CALLCAST_LOG").is_none() {
+            cmd.env("CALLCAST_LOG", "warn");
+        }
+        let mut child = cmd.spawn().context("starting the publishers")?;
+        let stdout = child.stdout.take().context("publishers' stdout")?;
+        Ok(Publishers {
+            child,
+            lines: tokio::io::BufReader::new(stdout).lines(),
+        })
+    }
+
+    /// Reads `count` join lines: each participant's id and when it asked
+    /// to join. The watch expects them from then on.
+    async fn joined(
+        &mut self,
+        count: usize,
+        watch: &Watch,
+    ) -> anyhow::Result<HashMap<String, u64>> {
+        let mut joins = HashMap::new();
+        // Clips are encoded first: seconds each on a small machine.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60 + 2 * count as u64);
+        while joins.len() < count {
+            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
+                .await
+                .context("the publishers took too long to join")??;
+            let Some(line) = line else {
+                bail!("the publishers exited after {} joined", joins.len());
+            };
+            let mut words = line.split_whitespace();
+            if let (Some("joined"), Some(id), Some(at)) = (words.next(), words.next(), words.next())
+            {
+                watch.expect(id);
+                joins.insert(id.to_string(), at.parse().context("a join time")?);
+            }
+        }
+        Ok(joins)
+    }
+
+    /// One more participant joins.
+    async fn join_one(&mut self, watch: &Watch) -> anyhow::Result<HashMap<String, u64>> {
+        let stdin = self.child.stdin.as_mut().context("publishers' stdin")?;
+        stdin.write_all(b"join\n").await?;
+        stdin.flush().await?;
+        self.joined(1, watch).await
+    }
+
+    /// Everyone leaves; the process ends.
+    async fn stop(mut self) {
+        drop(self.child.stdin.take());
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// Waits until these participants were seen in the composite, or gives
+/// up after a while (the report then says how many were).
+async fn wait_until_seen(watch: &Watch, participants: impl Iterator<Item = &String>) {
+    let wanted: Vec<&String> = participants.collect();
+    let deadline = Instant::now() + Duration::from_secs(15 + wanted.len() as u64 / 2);
+    let missing = || {
+        let seen = watch.first_seen();
+        wanted.iter().filter(|p| !seen.contains_key(**p)).count()
+    };
+    while missing() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if missing() > 0 {
+        tracing::warn!(
+            missing = missing(),
+            "not every participant appeared in the composite"
+        );
+    }
+}
+
+/// What the measured window gave.
+struct Window {
+    elapsed: Duration,
+    /// One-second process CPU samples, in cores.
+    cpu: Vec<f64>,
+    output: report::Continuity,
+    input_frames: u64,
+    input_dropped: u64,
+    threads: Vec<report::ThreadLoad>,
+    thread_groups: Vec<report::ThreadGroup>,
+}
+
+async fn sample_window(opts: &BenchOptions, watch: &Watch) -> Window {
+    let inputs = watch.count_inputs();
+    let output = watch.output();
+    let threads = procstat::threads();
+    let start = Instant::now();
+    watch.measure(true);
+    let mut cpu = Vec::new();
+    let (mut last_cpu, mut last_at) = (procstat::process_cpu(), start);
+    while start.elapsed() < opts.duration {
+        let next = (last_at + Duration::from_secs(1)).min(start + opts.duration);
+        tokio::time::sleep_until(next.into()).await;
+        let (now_cpu, now) = (procstat::process_cpu(), Instant::now());
+        cpu.push((now_cpu - last_cpu).as_secs_f64() / (now - last_at).as_secs_f64());
+        (last_cpu, last_at) = (now_cpu, now);
+    }
+    watch.measure(false);
+    let elapsed = start.elapsed();
+    let (mut input_frames, mut input_dropped) = (0, 0);
+    for c in &inputs {
+        let (received, dropped) = c.figures();
+        input_frames += received;
+        input_dropped += dropped;
+    }
+    let after = procstat::threads();
+    let thread_groups = procstat::by_name(&threads, &after, elapsed, TOP_THREADS)
+        .into_iter()
+        .map(|(load, threads)| report::ThreadGroup {
+            name: load.name,
+            threads,
+            cpu_cores: load.cpu_cores,
+        })
+        .collect();
+    Window {
+        elapsed,
+        cpu,
+        output: watch.output().since(&output),
+        input_frames,
+        input_dropped,
+        threads: procstat::busiest(&threads, &after, elapsed, TOP_THREADS),
+        thread_groups,
+    }
+}

@@ -1,0 +1,185 @@
+//! What the kernel says about this process: CPU time, per-thread CPU
+//! time by name, peak memory, and the machine.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::report::{Machine, ThreadLoad};
+
+/// CPU time (user + system) of the whole process so far, exited threads
+/// included.
+pub fn process_cpu() -> Duration {
+    // SAFETY: getrusage writes into the struct it is given, nothing else.
+    let usage = unsafe {
+        let mut u = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Each live thread's name and CPU time so far, by thread id.
+pub fn threads() -> HashMap<u32, (String, Duration)> {
+    let mut out = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Ok(tid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let path = entry.path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let cpu = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|s| schedstat_cpu(&s));
+        if let Some(cpu) = cpu {
+            out.insert(tid, (name.trim().to_string(), cpu));
+        }
+    }
+    out
+}
+
+/// The on-CPU time in a `/proc/.../schedstat` line (its first field, in
+/// nanoseconds).
+fn schedstat_cpu(line: &str) -> Option<Duration> {
+    line.split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+        .map(Duration::from_nanos)
+}
+
+/// The `top` busiest threads between two [`threads`] readings `window`
+/// apart, busiest first. Threads that started in between count from zero.
+pub fn busiest(
+    before: &HashMap<u32, (String, Duration)>,
+    after: &HashMap<u32, (String, Duration)>,
+    window: Duration,
+    top: usize,
+) -> Vec<ThreadLoad> {
+    let mut loads: Vec<ThreadLoad> = after
+        .iter()
+        .map(|(tid, (name, cpu))| {
+            let start = before.get(tid).map_or(Duration::ZERO, |(_, c)| *c);
+            ThreadLoad {
+                name: name.clone(),
+                cpu_cores: cpu.saturating_sub(start).as_secs_f64() / window.as_secs_f64(),
+            }
+        })
+        .collect();
+    loads.sort_by(|a, b| b.cpu_cores.total_cmp(&a.cpu_cores));
+    loads.truncate(top);
+    for l in &mut loads {
+        l.cpu_cores = (l.cpu_cores * 1000.0).round() / 1000.0;
+    }
+    loads
+}
+
+/// The same load summed over threads of the same name (decoders all
+/// run on threads named `rtpjitterbuffer`, x264's on its queue's), busiest
+/// first, each with how many threads it sums.
+pub fn by_name(
+    before: &HashMap<u32, (String, Duration)>,
+    after: &HashMap<u32, (String, Duration)>,
+    window: Duration,
+    top: usize,
+) -> Vec<(ThreadLoad, usize)> {
+    let mut groups: HashMap<String, (f64, usize)> = HashMap::new();
+    for load in busiest(before, after, window, usize::MAX) {
+        let g = groups.entry(load.name).or_default();
+        g.0 += load.cpu_cores;
+        g.1 += 1;
+    }
+    let mut out: Vec<(ThreadLoad, usize)> = groups
+        .into_iter()
+        .map(|(name, (cpu_cores, n))| {
+            let cpu_cores = (cpu_cores * 1000.0).round() / 1000.0;
+            (ThreadLoad { name, cpu_cores }, n)
+        })
+        .collect();
+    out.sort_by(|a, b| b.0.cpu_cores.total_cmp(&a.0.cpu_cores));
+    out.truncate(top);
+    out
+}
+
+/// Peak resident memory of the process, in MB.
+pub fn rss_peak_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| status_kb(&s, "VmHWM"))
+        .map_or(0.0, |kb| kb as f64 / 1024.0)
+}
+
+/// A `kB` field of `/proc/.../status`.
+fn status_kb(status: &str, field: &str) -> Option<u64> {
+    status.lines().find_map(|l| {
+        let rest = l.strip_prefix(field)?.strip_prefix(':')?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+pub fn machine() -> Machine {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    Machine {
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu_model: cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map_or_else(|| "unknown".into(), |(_, m)| m.trim().to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_proc_files() {
+        assert_eq!(
+            schedstat_cpu("59889334 1200189 125\n"),
+            Some(Duration::from_nanos(59_889_334))
+        );
+        assert_eq!(schedstat_cpu(""), None);
+        let status = "Name:\tcallcast\nVmPeak:\t  900 kB\nVmHWM:\t  123456 kB\nVmRSS:\t 1 kB\n";
+        assert_eq!(status_kb(status, "VmHWM"), Some(123_456));
+        assert_eq!(status_kb(status, "VmSwap"), None);
+    }
+
+    #[test]
+    fn busiest_threads_over_a_window() {
+        let s = |ms| Duration::from_millis(ms);
+        let before = HashMap::from([(1, ("main".into(), s(100))), (2, ("enc".into(), s(0)))]);
+        let after = HashMap::from([
+            (1, ("main".into(), s(150))),
+            (2, ("enc".into(), s(1000))),
+            (3, ("new".into(), s(200))),
+        ]);
+        let groups = by_name(&before, &after, s(2000), 5);
+        assert_eq!(groups.len(), 3);
+        assert_eq!((groups[0].0.name.as_str(), groups[0].1), ("enc", 1));
+        let top = busiest(&before, &after, s(2000), 2);
+        assert_eq!(
+            top,
+            vec![
+                ThreadLoad {
+                    name: "enc".into(),
+                    cpu_cores: 0.5
+                },
+                ThreadLoad {
+                    name: "new".into(),
+                    cpu_cores: 0.1
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn this_process_is_measurable() {
+        assert!(rss_peak_mb() > 1.0);
+        assert!(!threads().is_empty());
+        assert!(machine().cpus >= 1);
+    }
+}

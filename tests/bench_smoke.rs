@@ -1,0 +1,132 @@
+//! `callcast bench` and `callcast bench-offline` run, end to end, and say
+//! plausible things. Not a performance test: the figures are checked for
+//! sense (every key there, four participants seen, real time on the
+//! clock), not against targets; BENCHMARKS.md has the measurements.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+const KEYS: &[&str] = &[
+    "participants",
+    "duration_s",
+    "output_fps",
+    "output_frames_dropped",
+    "input_frames_dropped",
+    "cpu_cores",
+    "rss_peak_mb",
+    "join_to_first_frame_ms",
+    "latency_ms",
+    "threads",
+];
+
+#[test]
+fn bench_reports_four_participants() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let mp4 = dir.path().join("bench.mp4");
+    let out = dies_with_test(Command::new(env!("CARGO_BIN_EXE_callcast")).args([
+        "bench",
+        "--participants",
+        "4",
+        "--duration",
+        "4",
+        "--json",
+        json.to_str().unwrap(),
+        "--record",
+        mp4.to_str().unwrap(),
+    ]))
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("busiest threads"), "{stdout}");
+
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    for key in KEYS {
+        assert!(!r[key].is_null(), "{key} missing: {r:#}");
+    }
+    let f = |key: &str| r[key].as_f64().unwrap_or_else(|| panic!("{key}: {r:#}"));
+    assert_eq!(f("participants"), 4.0);
+    assert_eq!(f("participants_seen"), 4.0, "{r:#}");
+    assert!((3.9..5.0).contains(&f("duration_s")), "{r:#}");
+    // 20 fps on the wall clock, give or take a frame over the window.
+    assert!((19.0..=21.0).contains(&f("output_fps")), "{r:#}");
+    assert!(f("output_frames_dropped") <= 2.0, "{r:#}");
+    // 4 participants x 20 fps x 4 s, less what arrived before the window.
+    assert!(f("input_frames") >= 280.0, "{r:#}");
+    assert!(
+        f("input_frames_dropped") <= f("input_frames") / 10.0,
+        "{r:#}"
+    );
+    assert!((0.05..2.5).contains(&f("cpu_cores")), "{r:#}");
+    assert!((20.0..2000.0).contains(&f("rss_peak_mb")), "{r:#}");
+    assert!(
+        (10.0..10_000.0).contains(&f("join_to_first_frame_ms")),
+        "{r:#}"
+    );
+    // Every tile read, every frame: the composite is not frozen.
+    assert!(f("latency_samples") >= 4.0 * 70.0, "{r:#}");
+    assert!((1.0..1000.0).contains(&f("latency_ms")), "{r:#}");
+    let threads = r["threads"].as_array().unwrap();
+    assert_eq!(threads.len(), 10, "{r:#}");
+    for t in threads {
+        assert!(!t["name"].as_str().unwrap().is_empty(), "{t}");
+        assert!(t["cpu_cores"].as_f64().unwrap() >= 0.0, "{t}");
+    }
+
+    // The recording it made is whole.
+    assert_eq!(
+        streams(&mp4),
+        [
+            ("video".into(), "h264".into()),
+            ("audio".into(), "aac".into())
+        ]
+    );
+    assert!(duration_s(&mp4) > 4.0, "{}", duration_s(&mp4));
+}
+
+#[test]
+fn offline_stages_run_on_a_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("clip.ivf");
+    let raw = dir.path().join("composite.yuv");
+    let ffmpeg = Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=640x360:rate=20")
+        .args(["-t", "1", "-c:v", "libvpx", "-b:v", "600k"])
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(ffmpeg.success());
+    let offline = |stage: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_callcast"))
+            .args(["bench-offline", "--participants", "4", "--frames", "20"])
+            .args(["--stage", stage, "--clip"])
+            .arg(&clip)
+            .arg("--raw")
+            .arg(&raw)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{stage}: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    for stage in ["composite", "decode", "render", "encode"] {
+        let out = offline(stage);
+        assert!(out.starts_with("output_s 1.000 "), "{stage}: {out}");
+    }
+    // render wrote every composite frame.
+    let frame = 1280 * 720 * 3 / 2;
+    assert_eq!(std::fs::metadata(&raw).unwrap().len(), 20 * frame);
+}
