@@ -142,7 +142,7 @@ async fn measure(
             late_joins.extend(joined);
         }
         tokio::time::sleep(SETTLE).await;
-        let window = sample_window(opts, &watch).await;
+        let window = sample_window(opts, &watch, publishers.child.id()).await;
         Ok::<_, anyhow::Error>((publishers, crowd, late_joins, window))
     }
     .await;
@@ -191,6 +191,7 @@ async fn measure(
         input_frames: window.input_frames,
         cpu_cores: round(median(&window.cpu), 3),
         cpu_cores_max: round(max(&window.cpu), 3),
+        publishers_cpu_cores: round(window.publishers_cores, 3),
         rss_peak_mb: round(procstat::rss_peak_mb(), 1),
         join_to_first_frame_ms: round(median(&late_ms), 1),
         join_to_first_frame_ms_max: round(max(&late_ms), 1),
@@ -321,6 +322,7 @@ struct Window {
     elapsed: Duration,
     /// One-second process CPU samples, in cores.
     cpu: Vec<f64>,
+    publishers_cores: f64,
     output: report::Continuity,
     input_frames: u64,
     input_dropped: u64,
@@ -328,7 +330,9 @@ struct Window {
     thread_groups: Vec<report::ThreadGroup>,
 }
 
-async fn sample_window(opts: &BenchOptions, watch: &Watch) -> Window {
+async fn sample_window(opts: &BenchOptions, watch: &Watch, publishers: Option<u32>) -> Window {
+    let publishers_cpu = || publishers.and_then(procstat::other_process_cpu);
+    let publishers_before = publishers_cpu();
     let inputs = watch.count_inputs();
     let output = watch.output();
     let threads = procstat::threads();
@@ -345,6 +349,10 @@ async fn sample_window(opts: &BenchOptions, watch: &Watch) -> Window {
     }
     watch.measure(false);
     let elapsed = start.elapsed();
+    let publishers_cores = match (publishers_before, publishers_cpu()) {
+        (Some(a), Some(b)) => b.saturating_sub(a).as_secs_f64() / elapsed.as_secs_f64(),
+        _ => 0.0,
+    };
     let (mut input_frames, mut input_dropped) = (0, 0);
     for c in &inputs {
         let (received, dropped) = c.figures();
@@ -363,6 +371,7 @@ async fn sample_window(opts: &BenchOptions, watch: &Watch) -> Window {
     Window {
         elapsed,
         cpu,
+        publishers_cores,
         output: watch.output().since(&output),
         input_frames,
         input_dropped,

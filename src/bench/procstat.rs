@@ -19,6 +19,26 @@ pub fn process_cpu() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
+/// CPU time (user + system) of another process so far, from
+/// `/proc/<pid>/stat`; `None` if it is gone.
+pub fn other_process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // SAFETY: sysconf only reads a system setting.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    stat_cpu_ticks(&stat).map(|t| Duration::from_nanos(t * 1_000_000_000 / ticks))
+}
+
+/// utime + stime, in clock ticks, from a `/proc/<pid>/stat` line (fields
+/// 14 and 15, counted after the parenthesised name, which may hold
+/// spaces).
+fn stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
 /// Each live thread's name and CPU time so far, by thread id.
 pub fn threads() -> HashMap<u32, (String, Duration)> {
     let mut out = HashMap::new();
@@ -143,6 +163,8 @@ mod tests {
             Some(Duration::from_nanos(59_889_334))
         );
         assert_eq!(schedstat_cpu(""), None);
+        let stat = "4242 (call cast) S 1 4242 4242 0 -1 4194560 5000 0 0 0 1234 56 0 0 20 0 30 0";
+        assert_eq!(stat_cpu_ticks(stat), Some(1290));
         let status = "Name:\tcallcast\nVmPeak:\t  900 kB\nVmHWM:\t  123456 kB\nVmRSS:\t 1 kB\n";
         assert_eq!(status_kb(status, "VmHWM"), Some(123_456));
         assert_eq!(status_kb(status, "VmSwap"), None);

@@ -27,6 +27,9 @@ pub struct Report {
     /// Whole-process CPU, median of one-second samples, in cores.
     pub cpu_cores: f64,
     pub cpu_cores_max: f64,
+    /// The synthetic participants' process, on the same machine (not
+    /// counted above), in cores over the window.
+    pub publishers_cpu_cores: f64,
     pub rss_peak_mb: f64,
     /// From a participant's join request to the first composite frame
     /// showing its picture, for participants joining a running call one
@@ -105,6 +108,10 @@ impl Report {
                 "{:.2} cores median, {:.2} max",
                 self.cpu_cores, self.cpu_cores_max
             ),
+        );
+        row(
+            "participants' process",
+            format!("{:.2} cores (not counted above)", self.publishers_cpu_cores),
         );
         row("peak rss", format!("{:.0} MB", self.rss_peak_mb));
         row(

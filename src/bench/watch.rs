@@ -184,17 +184,27 @@ impl Watch {
             if !bin.name().starts_with("track-") {
                 continue;
             }
+            let Some(src) = bin.static_pad("src") else {
+                continue;
+            };
+            let video = src
+                .current_caps()
+                .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
+                .unwrap_or(false);
+            if !video {
+                continue;
+            }
             let elements: Vec<gst::Element> =
                 bin.iterate_elements().into_iter().flatten().collect();
-            let factory = |e: &gst::Element| e.factory().map(|f| f.name().to_string());
-            let depay = elements
-                .iter()
-                .find(|e| factory(e).is_some_and(|f| f.ends_with("depay") && !f.contains("opus")));
+            let is = |e: &gst::Element, what: &str| {
+                e.factory()
+                    .is_some_and(|f| f.metadata("klass").is_some_and(|k| k.contains(what)))
+            };
+            let depay = elements.iter().find(|e| is(e, "Depayloader"));
             let queue = elements
                 .iter()
-                .find(|e| factory(e).as_deref() == Some("queue"));
-            let (Some(depay), Some(queue), Some(src)) = (depay, queue, bin.static_pad("src"))
-            else {
+                .find(|e| e.factory().is_some_and(|f| f.name() == "queue"));
+            let (Some(depay), Some(queue)) = (depay, queue) else {
                 continue;
             };
             counters.push(InputCounter {

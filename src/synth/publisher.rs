@@ -264,13 +264,11 @@ impl Drop for Publisher {
 /// encoder starts its stream with one: without it the receiver shows
 /// nothing until it has asked for one itself and been heard.
 fn start_with_key_frame(webrtcbin: &gst::Element, feeds: &[(gst::Pad, gst::Element)]) {
-    let queues: Vec<gst::Pad> = feeds
-        .iter()
-        .filter_map(|(_, q)| q.static_pad("sink"))
-        .collect();
+    let queues: Vec<gst::Element> = feeds.iter().map(|(_, q)| q.clone()).collect();
     webrtcbin.connect_notify(Some("connection-state"), move |webrtcbin, _| {
         let state = webrtcbin.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
         if state == gst_webrtc::WebRTCPeerConnectionState::Connected {
+            // Upstream, through the tee, to the encoder (or the player).
             for q in &queues {
                 q.send_event(
                     gst_video::UpstreamForceKeyUnitEvent::builder()
