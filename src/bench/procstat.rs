@@ -97,9 +97,10 @@ pub fn busiest(
     loads
 }
 
-/// The same load summed over threads of the same name (decoders all
-/// run on threads named `rtpjitterbuffer`, x264's on its queue's), busiest
-/// first, each with how many threads it sums.
+/// The same load summed over threads of the same kind: the same name but
+/// for its numbers (decoders all run on threads named `rtpjitterbuffer`,
+/// x264's on its queue's, each peer's network on `queue<n>:src` and
+/// `nicesrc<n>:src`), busiest first, each with how many threads it sums.
 pub fn by_name(
     before: &HashMap<u32, (String, Duration)>,
     after: &HashMap<u32, (String, Duration)>,
@@ -108,7 +109,7 @@ pub fn by_name(
 ) -> Vec<(ThreadLoad, usize)> {
     let mut groups: HashMap<String, (f64, usize)> = HashMap::new();
     for load in busiest(before, after, window, usize::MAX) {
-        let g = groups.entry(load.name).or_default();
+        let g = groups.entry(kind(&load.name)).or_default();
         g.0 += load.cpu_cores;
         g.1 += 1;
     }
@@ -121,6 +122,24 @@ pub fn by_name(
         .collect();
     out.sort_by(|a, b| b.0.cpu_cores.total_cmp(&a.0.cpu_cores));
     out.truncate(top);
+    out
+}
+
+/// A thread's name with each run of digits as `<n>`.
+fn kind(name: &str) -> String {
+    let mut out = String::new();
+    let mut in_number = false;
+    for c in name.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                out.push_str("<n>");
+            }
+            in_number = true;
+        } else {
+            out.push(c);
+            in_number = false;
+        }
+    }
     out
 }
 
@@ -179,6 +198,8 @@ mod tests {
             (2, ("enc".into(), s(1000))),
             (3, ("new".into(), s(200))),
         ]);
+        assert_eq!(kind("queue12:src"), "queue<n>:src");
+        assert_eq!(kind("rtpjitterbuffer"), "rtpjitterbuffer");
         let groups = by_name(&before, &after, s(2000), 5);
         assert_eq!(groups.len(), 3);
         assert_eq!((groups[0].0.name.as_str(), groups[0].1), ("enc", 1));
