@@ -44,11 +44,7 @@ impl RecordingSession {
                 ice,
                 ..IngestConfig::default()
             },
-            outputs: vec![OutputSpec::Record {
-                location: format!("file://{}", record.display()),
-                s3: None,
-                max_duration_s: None,
-            }],
+            outputs: vec![OutputSpec::record_file(&record)],
             ..SessionConfig::default()
         };
         let session = Session::start(Sessions::new_id(), room, adapter, cfg)

@@ -103,11 +103,7 @@ async fn measure(
             ice: IceConfig::loopback(),
             ..IngestConfig::default()
         },
-        outputs: vec![OutputSpec::Record {
-            location: format!("file://{}", record.display()),
-            s3: None,
-            max_duration_s: None,
-        }],
+        outputs: vec![OutputSpec::record_file(record)],
         ..SessionConfig::default()
     };
     let adapter = CallcastAdapter {
@@ -128,7 +124,13 @@ async fn measure(
         epoch_ns: unix_ns(SystemTime::now()) / 1_000_000_000 * 1_000_000_000,
         fps: opts.input_fps,
     };
-    let watch = Watch::attach(session.media().pipeline(), schedule, opts.fps)?;
+    let watch = match Watch::attach(session.media().pipeline(), schedule, opts.fps) {
+        Ok(w) => w,
+        Err(e) => {
+            session.stop().await;
+            return Err(e);
+        }
+    };
 
     let late = opts.participants.min(LATE_JOINERS);
     let measured = async {

@@ -1,9 +1,12 @@
 //! A track bin: one incoming RTP track turned into raw media the program can
 //! blend or mix without further work.
 //!
-//! video: depay ! [parse] ! decode ! crop ! scale to its tile ! name
+//! video: [depay] ! [parse] ! decode ! crop ! scale to its tile ! name
 //!        ! round the corners ! queue
 //! audio: depay ! decode ! convert ! resample ! level ! queue
+//!
+//! (The depayloader is there for RTP, which is every call; the offline
+//! benchmark feeds VP8 from files without it.)
 //!
 //! The `level` says how loud the track is ten times a second (a bus
 //! message), for finding the active speaker when the room does not say.

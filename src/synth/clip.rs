@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use gst::prelude::*;
 use gst_video::prelude::*;
 
+use super::publisher::ball_pattern;
 use super::tag;
 use crate::media::{MediaError, capsfilter, link_chain, make};
 
@@ -60,18 +61,8 @@ impl Clip {
         crate::media::init()?;
         let frames = tag::MODULUS as usize;
         let pipeline = gst::Pipeline::builder().name("clip").build();
-        let (r, g, b) = spec.colour;
-        let src = gst::ElementFactory::make("videotestsrc")
-            .property("num-buffers", frames as i32)
-            .property_from_str("pattern", "ball")
-            .property_from_str("motion", "sweep")
-            .property(
-                "background-color",
-                0xff00_0000u32 | (r as u32) << 16 | (g as u32) << 8 | b as u32,
-            )
-            .property("foreground-color", 0xffff_ffffu32)
-            .build()
-            .map_err(|_| MediaError::MissingElement("videotestsrc"))?;
+        let src = ball_pattern(spec.colour)?;
+        src.set_property("num-buffers", frames as i32);
         let raw_caps = gst::Caps::builder("video/x-raw")
             .field("format", "I420")
             .field("width", spec.width as i32)

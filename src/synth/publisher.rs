@@ -264,12 +264,13 @@ impl Drop for Publisher {
 /// encoder starts its stream with one: without it the receiver shows
 /// nothing until it has asked for one itself and been heard.
 fn start_with_key_frame(webrtcbin: &gst::Element, feeds: &[(gst::Pad, gst::Element)]) {
-    let queues: Vec<gst::Element> = feeds.iter().map(|(_, q)| q.clone()).collect();
+    let queues: Vec<gst::glib::WeakRef<gst::Element>> =
+        feeds.iter().map(|(_, q)| q.downgrade()).collect();
     webrtcbin.connect_notify(Some("connection-state"), move |webrtcbin, _| {
         let state = webrtcbin.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
         if state == gst_webrtc::WebRTCPeerConnectionState::Connected {
             // Upstream, through the tee, to the encoder (or the player).
-            for q in &queues {
+            for q in queues.iter().filter_map(|q| q.upgrade()) {
                 q.send_event(
                     gst_video::UpstreamForceKeyUnitEvent::builder()
                         .all_headers(true)
@@ -349,18 +350,8 @@ pub struct EncodedChains {
 
 impl EncodedChains {
     pub fn new(spec: &SynthSpec, video_ssrc: u32, audio_ssrc: u32) -> Result<Self, MediaError> {
-        let (r, g, b) = spec.colour;
-        let video_src = gst::ElementFactory::make("videotestsrc")
-            .property("is-live", true)
-            .property_from_str("pattern", "ball")
-            .property_from_str("motion", "sweep")
-            .property(
-                "background-color",
-                0xff00_0000u32 | (r as u32) << 16 | (g as u32) << 8 | b as u32,
-            )
-            .property("foreground-color", 0xffff_ffffu32)
-            .build()
-            .map_err(|_| MediaError::MissingElement("videotestsrc"))?;
+        let video_src = ball_pattern(spec.colour)?;
+        video_src.set_property("is-live", true);
         let video_caps = capsfilter(
             None,
             &gst::Caps::builder("video/x-raw")
@@ -443,6 +434,22 @@ impl EncodedChains {
             audio_caps,
         })
     }
+}
+
+/// The synthetic participants' picture: a white ball sweeping over
+/// `colour` (RGB).
+pub fn ball_pattern(colour: (u8, u8, u8)) -> Result<gst::Element, MediaError> {
+    let (r, g, b) = colour;
+    gst::ElementFactory::make("videotestsrc")
+        .property_from_str("pattern", "ball")
+        .property_from_str("motion", "sweep")
+        .property(
+            "background-color",
+            0xff00_0000u32 | (r as u32) << 16 | (g as u32) << 8 | b as u32,
+        )
+        .property("foreground-color", 0xffff_ffffu32)
+        .build()
+        .map_err(|_| MediaError::MissingElement("videotestsrc"))
 }
 
 /// Two random SSRCs: video, audio.

@@ -92,6 +92,15 @@ fn default_segment_s() -> u32 {
 }
 
 impl OutputSpec {
+    /// A recording to a local file.
+    pub fn record_file(path: &std::path::Path) -> Self {
+        OutputSpec::Record {
+            location: format!("file://{}", path.display()),
+            s3: None,
+            max_duration_s: None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             OutputSpec::Record { .. } => "record",
