@@ -289,6 +289,24 @@ impl TrackBin {
         &self.bin
     }
 
+    /// Names the thread that runs this track `label` (the first 15 bytes:
+    /// Linux's limit) as its first buffer comes, so that per-thread CPU
+    /// (`top -H`, the benchmark) says whose decoding it is. webrtcbin gives
+    /// each stream its own jitter buffer thread, which runs the whole bin
+    /// up to its queue; otherwise they would all be `rtpjitterbuffer`.
+    pub fn name_thread(&self, label: &str) {
+        let name = thread_name(label);
+        self.sink_pad()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                // SAFETY: PR_SET_NAME reads a NUL-terminated string of at
+                // most 16 bytes, which `name` is.
+                unsafe {
+                    libc::prctl(libc::PR_SET_NAME, name.as_ptr());
+                }
+                gst::PadProbeReturn::Remove
+            });
+    }
+
     /// Makes the bin wait for the program instead of dropping frames when
     /// it falls behind: for inputs that are not live (files), where
     /// falling behind only means going slower.
@@ -356,6 +374,21 @@ impl TrackBin {
     }
 }
 
+/// `label` cut to a thread name: at most 15 bytes on a character
+/// boundary, without NULs, NUL-terminated.
+fn thread_name(label: &str) -> std::ffi::CString {
+    let mut end = label.len().min(15);
+    while !label.is_char_boundary(end) {
+        end -= 1;
+    }
+    let bytes: Vec<u8> = label.as_bytes()[..end]
+        .iter()
+        .copied()
+        .filter(|b| *b != 0)
+        .collect();
+    std::ffi::CString::new(bytes).expect("no NULs left")
+}
+
 /// Sets the label's font on the track's own thread, just before the
 /// label draws the next frame. A font set from another thread changes
 /// the label's pango layout while the track's thread may be drawing it:
@@ -381,6 +414,17 @@ fn apply_font_between_frames(label: &gst::Element, font: Arc<Mutex<(String, bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thread_names_fit_linux() {
+        assert_eq!(thread_name("cam:p12").to_bytes(), b"cam:p12");
+        assert_eq!(
+            thread_name("screen:7281916341234").to_bytes(),
+            b"screen:72819163"
+        );
+        // Cut on a character boundary.
+        assert_eq!(thread_name("cam:abcdefghijë").to_bytes(), b"cam:abcdefghij");
+    }
 
     #[test]
     fn known_codecs_have_chains() {
