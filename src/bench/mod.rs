@@ -31,7 +31,7 @@ use crate::config::{IceConfig, IngestConfig, ProgramConfig};
 use crate::media::outputs::OutputSpec;
 use crate::session::{RoomInfo, Session, SessionConfig, Sessions};
 use crate::synth::replay::{Schedule, unix_ns};
-use report::{Report, max, median, quantile};
+use report::{Report, max, median, quantile, round};
 use watch::Watch;
 
 const ROOM: &str = "bench";
@@ -75,15 +75,20 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Report> {
     let room = RoomServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
         .context("starting the bench room")?;
-    let scratch = std::env::temp_dir().join(format!("callcast-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch)?;
-    let record = match &opts.record {
-        Some(p) => crate::recording::absolute(p)?,
-        None => scratch.join("program.mp4"),
+    // Without --record, the recording goes to a scratch folder, deleted.
+    let (record, scratch) = match &opts.record {
+        Some(p) => (crate::recording::absolute(p)?, None),
+        None => {
+            let dir = std::env::temp_dir().join(format!("callcast-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            (dir.join("program.mp4"), Some(dir))
+        }
     };
     let result = measure(&opts, &room, &record).await;
     room.shutdown().await;
-    let _ = std::fs::remove_dir_all(&scratch);
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     result
 }
 
@@ -207,11 +212,6 @@ async fn measure(
         thread_groups: window.thread_groups,
         machine: procstat::machine(),
     })
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
 }
 
 /// The participants' process.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::report::{Machine, ThreadLoad};
+use super::report::{Machine, ThreadLoad, round};
 
 /// CPU time (user + system) of the whole process so far, exited threads
 /// included.
@@ -71,15 +71,14 @@ fn schedstat_cpu(line: &str) -> Option<Duration> {
         .map(Duration::from_nanos)
 }
 
-/// The `top` busiest threads between two [`threads`] readings `window`
-/// apart, busiest first. Threads that started in between count from zero.
-pub fn busiest(
+/// Each thread's load between two [`threads`] readings `window` apart,
+/// unrounded. Threads that started in between count from zero.
+fn loads(
     before: &HashMap<u32, (String, Duration)>,
     after: &HashMap<u32, (String, Duration)>,
     window: Duration,
-    top: usize,
 ) -> Vec<ThreadLoad> {
-    let mut loads: Vec<ThreadLoad> = after
+    after
         .iter()
         .map(|(tid, (name, cpu))| {
             let start = before.get(tid).map_or(Duration::ZERO, |(_, c)| *c);
@@ -88,19 +87,30 @@ pub fn busiest(
                 cpu_cores: cpu.saturating_sub(start).as_secs_f64() / window.as_secs_f64(),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The `top` busiest threads between two [`threads`] readings `window`
+/// apart, busiest first.
+pub fn busiest(
+    before: &HashMap<u32, (String, Duration)>,
+    after: &HashMap<u32, (String, Duration)>,
+    window: Duration,
+    top: usize,
+) -> Vec<ThreadLoad> {
+    let mut loads = loads(before, after, window);
     loads.sort_by(|a, b| b.cpu_cores.total_cmp(&a.cpu_cores));
     loads.truncate(top);
     for l in &mut loads {
-        l.cpu_cores = (l.cpu_cores * 1000.0).round() / 1000.0;
+        l.cpu_cores = round(l.cpu_cores, 3);
     }
     loads
 }
 
 /// The same load summed over threads of the same kind: the same name but
-/// for its numbers (decoders all run on threads named `rtpjitterbuffer`,
-/// x264's on its queue's, each peer's network on `queue<n>:src` and
-/// `nicesrc<n>:src`), busiest first, each with how many threads it sums.
+/// for its numbers (each track's `cam:p<n>`, each peer's network on
+/// `queue<n>:src` and `nicesrc<n>:src`; x264's threads all carry its
+/// queue's name), busiest first, each with how many threads it sums.
 pub fn by_name(
     before: &HashMap<u32, (String, Duration)>,
     after: &HashMap<u32, (String, Duration)>,
@@ -108,7 +118,7 @@ pub fn by_name(
     top: usize,
 ) -> Vec<(ThreadLoad, usize)> {
     let mut groups: HashMap<String, (f64, usize)> = HashMap::new();
-    for load in busiest(before, after, window, usize::MAX) {
+    for load in loads(before, after, window) {
         let g = groups.entry(kind(&load.name)).or_default();
         g.0 += load.cpu_cores;
         g.1 += 1;
@@ -116,7 +126,7 @@ pub fn by_name(
     let mut out: Vec<(ThreadLoad, usize)> = groups
         .into_iter()
         .map(|(name, (cpu_cores, n))| {
-            let cpu_cores = (cpu_cores * 1000.0).round() / 1000.0;
+            let cpu_cores = round(cpu_cores, 3);
             (ThreadLoad { name, cpu_cores }, n)
         })
         .collect();

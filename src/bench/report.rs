@@ -152,6 +152,12 @@ impl Report {
     }
 }
 
+/// `v` rounded to `digits` decimals, for a report that reads well.
+pub fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
 /// The `q`-quantile (0..=1) of `values`, by nearest rank; 0 for none.
 pub fn quantile(values: &[f64], q: f64) -> f64 {
     if values.is_empty() {
@@ -222,6 +228,7 @@ mod tests {
         assert_eq!(quantile(&v, 0.95), 5.0);
         assert_eq!(median(&[]), 0.0);
         assert_eq!(max(&v), 5.0);
+        assert_eq!(round(1.23456, 3), 1.235);
     }
 
     #[test]

@@ -94,15 +94,32 @@ impl Watch {
         });
         {
             let inner = inner.clone();
+            // The frame layout, read from the caps once per change rather
+            // than once per frame.
+            let video = Mutex::new(None);
             program
                 .static_pad("src")
                 .expect("capsfilter has a src")
-                .add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-                    if let Some(buffer) = info.buffer() {
-                        inner.read_composite(pad, buffer);
-                    }
-                    gst::PadProbeReturn::Ok
-                });
+                .add_probe(
+                    gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+                    move |_, info| {
+                        match &info.data {
+                            Some(gst::PadProbeData::Event(ev)) => {
+                                if let gst::EventView::Caps(c) = ev.view() {
+                                    *video.lock().unwrap() =
+                                        gst_video::VideoInfo::from_caps(c.caps()).ok();
+                                }
+                            }
+                            Some(gst::PadProbeData::Buffer(buffer)) => {
+                                if let Some(video) = video.lock().unwrap().as_ref() {
+                                    inner.read_composite(video, buffer);
+                                }
+                            }
+                            _ => {}
+                        }
+                        gst::PadProbeReturn::Ok
+                    },
+                );
         }
         {
             let inner = inner.clone();
@@ -234,15 +251,9 @@ impl Inner {
     }
 
     /// Reads every participant tile's tag off a composite frame.
-    fn read_composite(&self, pad: &gst::Pad, buffer: &gst::BufferRef) {
+    fn read_composite(&self, info: &gst_video::VideoInfo, buffer: &gst::BufferRef) {
         let now = unix_ns(SystemTime::now());
-        let Some(info) = pad
-            .current_caps()
-            .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok())
-        else {
-            return;
-        };
-        let Ok(frame) = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info) else {
+        let Ok(frame) = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info) else {
             return;
         };
         let Ok(luma) = frame.plane_data(0) else {
