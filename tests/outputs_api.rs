@@ -62,12 +62,16 @@ async fn outputs_come_and_go_without_touching_the_others() {
                       "outputs": [record(&kept)]});
     let session = serve.create_session(&http, &body).await;
     let outputs = format!("{session}/outputs");
+    // Both her tracks: her picture can show before her sound's bin is
+    // linked (she starts with a key frame), and that bin would then join
+    // after the baseline.
     wait_for(
         "Alice on the recording",
         Duration::from_secs(15),
         async || {
             let (_, info) = send(http.get(&session)).await;
-            info["roster"][0]["tracks"][0]["receiving"] == true
+            let tracks = info["roster"][0]["tracks"].as_array().cloned();
+            tracks.is_some_and(|t| t.len() == 2 && t.iter().all(|t| t["receiving"] == true))
                 && info["outputs"][0]["state"] == "live"
         },
     )
