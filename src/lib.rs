@@ -17,6 +17,7 @@ pub mod ids;
 pub mod join;
 pub mod loadgen;
 pub mod media;
+pub mod procstat;
 pub mod recording;
 pub mod room;
 pub mod serve;

@@ -21,6 +21,15 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Seconds between each session's logged figures (a structured
+    /// "session stats" event); 0 never.
+    #[arg(
+        long,
+        global = true,
+        env = "CALLCAST_STATS_INTERVAL",
+        default_value_t = 10.0
+    )]
+    stats_interval: f64,
     #[command(subcommand)]
     command: Command,
 }
@@ -258,6 +267,7 @@ enum Adapter {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    callcast::session::health::set_stats_interval(seconds(Some(cli.stats_interval)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tokio")

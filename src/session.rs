@@ -5,6 +5,7 @@
 //! loop never touches a GStreamer state itself: anything that may block
 //! runs through `spawn_blocking`.
 
+pub mod health;
 mod registry;
 pub mod roster;
 pub mod speaker;
@@ -31,6 +32,7 @@ use crate::media::outputs::{BuildContext, OutputSpec, OutputStatus};
 use crate::media::pipeline::ProgramStatus;
 use crate::media::stats::PipelineCounts;
 use crate::media::{MediaError, MediaEvent, SessionMedia};
+pub use health::SessionStats;
 pub use registry::Sessions;
 use roster::Roster;
 use speaker::SpeakerTracker;
@@ -212,6 +214,7 @@ impl Session {
             stop_rx,
             relayout_rx,
         ));
+        tokio::spawn(health::watch(Arc::downgrade(&session)));
         Ok(session)
     }
 
@@ -336,6 +339,28 @@ impl Session {
             participants: shared.roster.members().len(),
             outputs: self.media.outputs.statuses().len(),
         }
+    }
+
+    /// The session's figures now (webrtcbin's statistics included).
+    pub async fn stats(&self) -> SessionStats {
+        let media = self.media.clone();
+        let figures = spawn_blocking(move || media.stats())
+            .await
+            .expect("reading figures does not panic");
+        SessionStats {
+            session: self.id.clone(),
+            state: self.state(),
+            media: figures,
+            process: crate::procstat::process_stats(),
+        }
+    }
+
+    /// The live pipeline as Graphviz DOT.
+    pub async fn graph(&self) -> String {
+        let media = self.media.clone();
+        spawn_blocking(move || media.graph())
+            .await
+            .expect("drawing the graph does not panic")
     }
 
     pub fn info(&self) -> SessionInfo {

@@ -2,8 +2,10 @@
 //! sessions; nothing here blocks on GStreamer.
 
 mod error;
+mod health;
 mod layout;
 mod outputs;
+pub mod prometheus;
 mod sessions;
 
 use std::net::SocketAddr;
@@ -49,6 +51,7 @@ impl From<Sessions> for ApiState {
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(health::metrics))
         .route("/v1/sessions", get(sessions::list).post(sessions::create))
         .route(
             "/v1/sessions/{id}",
@@ -58,6 +61,8 @@ pub fn router(state: ApiState) -> Router {
             "/v1/sessions/{id}/layout",
             get(layout::get).put(layout::put),
         )
+        .route("/v1/sessions/{id}/stats", get(health::stats))
+        .route("/v1/sessions/{id}/graph", get(health::graph))
         .route("/v1/sessions/{id}/layout/pin", post(layout::pin))
         .route(
             "/v1/sessions/{id}/outputs",

@@ -10,7 +10,6 @@
 //! appeared, with no clock to synchronise.
 
 pub mod offline;
-pub mod procstat;
 pub mod publishers;
 pub mod report;
 pub mod watch;
@@ -29,6 +28,7 @@ use tokio::process::{Child, Command};
 
 use crate::config::{IceConfig, IngestConfig, ProgramConfig};
 use crate::media::outputs::OutputSpec;
+use crate::procstat;
 use crate::session::{RoomInfo, Session, SessionConfig, Sessions};
 use crate::synth::replay::{Schedule, unix_ns};
 use report::{Report, max, median, quantile, round};
@@ -328,7 +328,7 @@ struct Window {
     output: report::Continuity,
     input_frames: u64,
     input_dropped: u64,
-    threads: Vec<report::ThreadLoad>,
+    threads: Vec<procstat::ThreadLoad>,
     thread_groups: Vec<report::ThreadGroup>,
 }
 

@@ -17,13 +17,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use gst::prelude::*;
 
-use super::procstat;
 use crate::config::ProgramConfig;
 use crate::media::encode::h264_chain;
 use crate::media::layout::{Fit, LayoutConfig, Rect, grid::grid};
 use crate::media::program::{Pace, Program};
 use crate::media::track::{TrackBin, encoded_chain};
 use crate::media::{link_chain, make};
+use crate::procstat;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {

@@ -1,5 +1,6 @@
 //! What `callcast bench` reports, and the pure arithmetic behind it.
 
+use crate::procstat::{Machine, ThreadLoad};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,22 +58,10 @@ pub struct Report {
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ThreadLoad {
-    pub name: String,
-    pub cpu_cores: f64,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ThreadGroup {
     pub name: String,
     pub threads: usize,
     pub cpu_cores: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Machine {
-    pub cpus: usize,
-    pub cpu_model: String,
 }
 
 impl Report {

@@ -45,6 +45,8 @@ pub struct Encoder {
     raw_tee: gst::Element,
     extra: Mutex<HashMap<RenditionKey, Rendition>>,
     audio_in: gst::Element,
+    /// The main rendition's x264.
+    video: gst::Element,
     video_tee: gst::Element,
     audio_tee: gst::Element,
 }
@@ -107,9 +109,15 @@ impl Encoder {
             raw_tee,
             extra: Mutex::new(HashMap::new()),
             audio_in,
+            video: x264,
             video_tee,
             audio_tee,
         })
+    }
+
+    /// The main rendition's video encoder.
+    pub fn video_encoder(&self) -> &gst::Element {
+        &self.video
     }
 
     pub fn video_tee(&self) -> &gst::Element {
@@ -140,7 +148,7 @@ impl Encoder {
             return Ok(r.tee.clone());
         }
         let name = format!("{}p{}k", key.height, key.video_kbps);
-        let queue = make("queue", None)?;
+        let queue = make("queue", Some(&format!("enc-{name}-queue")))?;
         queue.set_property("max-size-buffers", 0u32);
         queue.set_property("max-size-bytes", 0u32);
         queue.set_property("max-size-time", gst::ClockTime::SECOND.nseconds());

@@ -62,6 +62,9 @@ struct LinkedTrack {
     last_frame: Arc<AtomicU64>,
     /// Audio: the latest level (dBFS, the loudest channel) and when.
     level: Arc<Mutex<Option<(f64, Instant)>>>,
+    /// Video: frames the bin put out.
+    frames: Arc<AtomicU64>,
+    ssrc: Option<u32>,
 }
 
 /// A webrtcbin pad whose media nobody uses, and the sink swallowing it.
@@ -107,6 +110,25 @@ pub struct PeerStatus {
     pub peer: PeerId,
     pub connection: String,
     pub tracks: Vec<TrackKey>,
+}
+
+/// See [`Ingest::parts`].
+#[derive(Default)]
+pub struct IngestParts {
+    pub peers: Vec<(PeerId, gst::Element)>,
+    pub tracks: Vec<TrackParts>,
+}
+
+pub struct TrackParts {
+    pub key: TrackKey,
+    pub kind: TrackKind,
+    pub peer: PeerId,
+    pub ssrc: Option<u32>,
+    /// Video frames the bin put out so far.
+    pub frames: u64,
+    pub bin: gst::Element,
+    /// The leaky queue handing its frames to the program.
+    pub queue: gst::Element,
 }
 
 impl Ingest {
@@ -362,6 +384,30 @@ impl Ingest {
         levels
     }
 
+    /// The elements the session's figures are read from: each peer's
+    /// webrtcbin and each track's bin, with its counters.
+    pub fn parts(&self) -> IngestParts {
+        let state = self.inner.state.lock().unwrap();
+        let mut parts = IngestParts::default();
+        for (id, p) in &state.peers {
+            parts.peers.push((id.clone(), p.webrtcbin.clone()));
+            for t in &p.tracks {
+                parts.tracks.push(TrackParts {
+                    key: t.key.clone(),
+                    kind: t.bin.kind(),
+                    peer: id.clone(),
+                    ssrc: t.ssrc,
+                    frames: t.frames.load(Ordering::Relaxed),
+                    bin: t.bin.bin().clone().upcast(),
+                    queue: t.bin.queue().clone(),
+                });
+            }
+        }
+        parts.peers.sort_by(|a, b| a.0.cmp(&b.0));
+        parts.tracks.sort_by(|a, b| a.key.cmp(&b.key));
+        parts
+    }
+
     pub fn peers(&self) -> Vec<PeerStatus> {
         let state = self.inner.state.lock().unwrap();
         let mut peers: Vec<PeerStatus> = state
@@ -599,6 +645,8 @@ impl Inner {
             source: pad.clone(),
             last_frame: Arc::new(AtomicU64::new(0)),
             level: Arc::new(Mutex::new(None)),
+            frames: Arc::new(AtomicU64::new(0)),
+            ssrc,
         };
         if track.bin.kind() == TrackKind::Video {
             self.watch_frames(&track);
@@ -626,6 +674,7 @@ impl Inner {
     /// shows it instead of its placeholder.
     fn watch_frames(&self, track: &LinkedTrack) {
         let last = track.last_frame.clone();
+        let frames = track.frames.clone();
         let epoch = self.epoch;
         let events = self.events.clone();
         let key = track.key.clone();
@@ -633,6 +682,7 @@ impl Inner {
             .bin
             .src_pad()
             .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                frames.fetch_add(1, Ordering::Relaxed);
                 let now = epoch.elapsed().as_millis() as u64 + 1;
                 let before = last.swap(now, Ordering::Relaxed);
                 if before == 0 || now - before > RESUMED_AFTER.as_millis() as u64 {

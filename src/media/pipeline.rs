@@ -15,7 +15,9 @@ use super::encode::Encoder;
 use super::ingest::{Ingest, RetiredTrack, TrackKey};
 use super::outputs::{ErrorOwner, OutputManager};
 use super::program::{Pace, Program};
-use super::stats::{FrameCounter, PipelineCounts, pipeline_counts};
+use super::stats::{
+    FrameCounter, Health, MediaStats, PipelineCounts, StallReport, pipeline_counts,
+};
 use crate::config::{IngestConfig, ProgramConfig};
 
 /// What the media side tells the session; sent from GStreamer threads.
@@ -65,6 +67,7 @@ pub struct SessionMedia {
     cards: Cards,
     encoder: Arc<Encoder>,
     frames: Arc<FrameCounter>,
+    health: Health,
     events: mpsc::UnboundedSender<MediaEvent>,
 }
 
@@ -92,6 +95,13 @@ impl SessionMedia {
         )?);
         let encoder = Arc::new(Encoder::new(&pipeline, &program, program_cfg)?);
         let frames = FrameCounter::attach(&program.video_src());
+        let x264 = encoder.video_encoder();
+        let health = Health::attach(
+            &pipeline,
+            frames.clone(),
+            x264,
+            &x264.static_pad("src").expect("encoders have a src pad"),
+        );
         let outputs = OutputManager::new(&pipeline, encoder.clone());
         let ingest = Ingest::new(
             &pipeline,
@@ -108,6 +118,7 @@ impl SessionMedia {
             program,
             encoder,
             frames,
+            health,
             events: events.clone(),
         });
         watch_bus(&pipeline, Arc::downgrade(&media), events);
@@ -161,6 +172,29 @@ impl SessionMedia {
             frames: self.frames.frames(),
             position_s: self.frames.position_s(),
         }
+    }
+
+    /// Takes a reading of the counters the rates come from (about once
+    /// a second); says when the program stalls or comes back.
+    pub fn sample_health(&self) -> Option<StallReport> {
+        self.health
+            .sample(&self.ingest.parts(), &self.outputs.bins())
+    }
+
+    /// The session's figures now. Blocks (webrtcbin's statistics).
+    pub fn stats(&self) -> MediaStats {
+        self.health.snapshot(
+            &self.ingest.parts(),
+            &self.outputs.bins(),
+            self.outputs.statuses(),
+        )
+    }
+
+    /// The pipeline as Graphviz DOT, every detail in.
+    pub fn graph(&self) -> String {
+        self.pipeline
+            .debug_to_dot_data(gst::DebugGraphDetails::all())
+            .to_string()
     }
 
     /// Ends the program and finalizes every output, waiting at most

@@ -285,6 +285,11 @@ impl TrackBin {
         })
     }
 
+    /// The leaky queue that hands frames to the program.
+    pub fn queue(&self) -> &gst::Element {
+        &self.queue
+    }
+
     pub fn bin(&self) -> &gst::Bin {
         &self.bin
     }

@@ -12,8 +12,10 @@ use callcast::media::layout::Rect;
 use callcast::synth::PALETTE;
 
 pub mod janus;
+pub mod prometheus;
 pub mod rtmp;
 pub mod s3;
+pub mod throttle;
 
 /// Makes what `cmd` starts die with the thread that starts it (the
 /// test's): a test killed midway, or one that panics past its cleanup,
@@ -450,6 +452,11 @@ impl Serve {
 
     /// With more options and environment variables.
     pub fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Serve {
+        Serve::start_logging(args, envs, Stdio::inherit())
+    }
+
+    /// With its log (stderr) going to `log`.
+    pub fn start_logging(args: &[&str], envs: &[(&str, &str)], log: impl Into<Stdio>) -> Serve {
         let mut child = dies_with_test(&mut Command::new(env!("CARGO_BIN_EXE_callcast")))
             .args([
                 "serve",
@@ -462,6 +469,7 @@ impl Serve {
             .envs(envs.iter().copied())
             .env("CALLCAST_LOG", "info")
             .stdout(Stdio::piped())
+            .stderr(log)
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();

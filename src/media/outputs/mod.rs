@@ -468,6 +468,20 @@ pub enum OutputState {
     },
 }
 
+impl OutputState {
+    /// The state's name, as the JSON's `state` says it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            OutputState::Starting => "starting",
+            OutputState::Live => "live",
+            OutputState::Reconnecting => "reconnecting",
+            OutputState::Stopping => "stopping",
+            OutputState::Stopped => "stopped",
+            OutputState::Failed { .. } => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct OutputStatus {
     pub id: String,
@@ -861,6 +875,16 @@ impl OutputManager {
             Some(Err(e)) => Err(UpdateError::Media(e)),
             Some(Ok(())) => self.status(id).ok_or(UpdateError::NotFound),
         }
+    }
+
+    /// Each output's id and bin, for the figures read off its elements.
+    pub fn bins(&self) -> Vec<(String, gst::Bin)> {
+        self.outputs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|a| (a.id.clone(), a.output.bin().clone()))
+            .collect()
     }
 
     pub fn statuses(&self) -> Vec<OutputStatus> {

@@ -1,10 +1,25 @@
 //! What the kernel says about this process: CPU time, per-thread CPU
 //! time by name, peak memory, and the machine.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use super::report::{Machine, ThreadLoad, round};
+use serde::Serialize;
+
+use crate::bench::report::round;
+
+/// One thread's (or one kind of threads') share of a CPU.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ThreadLoad {
+    pub name: String,
+    pub cpu_cores: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cpus: usize,
+    pub cpu_model: String,
+}
 
 /// CPU time (user + system) of the whole process so far, exited threads
 /// included.
@@ -159,6 +174,60 @@ pub fn rss_peak_mb() -> f64 {
         .ok()
         .and_then(|s| status_kb(&s, "VmHWM"))
         .map_or(0.0, |kb| kb as f64 / 1024.0)
+}
+
+/// The process as a whole, for the health figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessStats {
+    pub cpu_seconds: f64,
+    pub rss_mb: f64,
+    /// CPU time of the live threads, summed by name.
+    pub threads: Vec<ThreadCpu>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadCpu {
+    pub name: String,
+    /// How many live threads have that name.
+    pub threads: usize,
+    pub cpu_seconds: f64,
+}
+
+pub fn process_stats() -> ProcessStats {
+    ProcessStats {
+        cpu_seconds: process_cpu().as_secs_f64(),
+        rss_mb: round(rss_mb(), 1),
+        threads: cpu_by_name(&threads())
+            .into_iter()
+            .map(|(name, (threads, cpu))| ThreadCpu {
+                name,
+                threads,
+                cpu_seconds: cpu.as_secs_f64(),
+            })
+            .collect(),
+    }
+}
+
+/// Resident memory of the process now, in MB.
+pub fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| status_kb(&s, "VmRSS"))
+        .map_or(0.0, |kb| kb as f64 / 1024.0)
+}
+
+/// CPU time so far summed over the live threads of each name, with how
+/// many threads share it (x264's workers all carry their queue's name).
+pub fn cpu_by_name(
+    threads: &HashMap<u32, (String, Duration)>,
+) -> BTreeMap<String, (usize, Duration)> {
+    let mut out: BTreeMap<String, (usize, Duration)> = BTreeMap::new();
+    for (name, cpu) in threads.values() {
+        let e = out.entry(name.clone()).or_default();
+        e.0 += 1;
+        e.1 += *cpu;
+    }
+    out
 }
 
 /// A `kB` field of `/proc/.../status`.

@@ -1,0 +1,130 @@
+//! Watches a session's health while it runs: every second it samples the
+//! counters rates come from and looks for a stalled program (a warning
+//! naming the stage it backs up from); every stats interval it logs the
+//! session's figures as one structured event.
+
+use std::sync::{OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use callcast_signalling::adapter::TrackKind;
+use serde::Serialize;
+use tokio::task::spawn_blocking;
+
+use super::{Session, SessionState};
+use crate::media::stats::stall::StallChange;
+use crate::media::stats::{MediaStats, StallReport};
+use crate::procstat::{self, ProcessStats};
+
+/// How often the figures are logged unless configured.
+pub const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(10);
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+static STATS_INTERVAL: OnceLock<Option<Duration>> = OnceLock::new();
+
+/// Sets how often every session logs its figures (`None`: never), once,
+/// at startup, like the log format.
+pub fn set_stats_interval(interval: Option<Duration>) {
+    let _ = STATS_INTERVAL.set(interval);
+}
+
+fn stats_interval() -> Option<Duration> {
+    *STATS_INTERVAL.get_or_init(|| Some(DEFAULT_STATS_INTERVAL))
+}
+
+/// A session's figures: what `/v1/sessions/{id}/stats` answers and the
+/// periodic event carries.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionStats {
+    pub session: String,
+    pub state: SessionState,
+    #[serde(flatten)]
+    pub media: MediaStats,
+    /// The whole process (every session in it).
+    pub process: ProcessStats,
+}
+
+pub(super) async fn watch(session: Weak<Session>) {
+    let mut tick = tokio::time::interval(SAMPLE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let interval = stats_interval();
+    let mut next_log = interval.map(|i| Instant::now() + i);
+    let mut cpu_before = (procstat::process_cpu(), Instant::now());
+    loop {
+        tick.tick().await;
+        let Some(s) = session.upgrade() else { return };
+        if matches!(s.state(), SessionState::Stopping | SessionState::Stopped) {
+            return;
+        }
+        let media = s.media.clone();
+        if let Ok(Some(report)) = spawn_blocking(move || media.sample_health()).await {
+            log_stall(s.id(), &report);
+        }
+        if let (Some(at), Some(every)) = (next_log, interval)
+            && Instant::now() >= at
+        {
+            next_log = Some(at + every);
+            let stats = s.stats().await;
+            let now = (procstat::process_cpu(), Instant::now());
+            let cores = (now.0 - cpu_before.0).as_secs_f64() / (now.1 - cpu_before.1).as_secs_f64();
+            cpu_before = now;
+            log_stats(&stats, cores);
+        }
+    }
+}
+
+fn log_stall(session: &str, report: &StallReport) {
+    let slow_stage = report.slow_stage.map_or("none", |s| s.as_str());
+    let full_queues = report.full_queues.join(", ");
+    match report.change {
+        StallChange::Started(d) => tracing::warn!(
+            session,
+            stalled_s = d.as_secs_f64(),
+            slow_stage,
+            %full_queues,
+            "program stalled: no composite frame for {:.1} s; it backs up from the {slow_stage} stage",
+            d.as_secs_f64()
+        ),
+        StallChange::Ended(d) => tracing::info!(
+            session,
+            stalled_s = d.as_secs_f64(),
+            "program running again after a stall"
+        ),
+    }
+}
+
+/// One event with the headline figures as fields, and all of them as
+/// JSON in `stats`.
+fn log_stats(stats: &SessionStats, cpu_cores: f64) {
+    let m = &stats.media;
+    let input_fps_min = m
+        .tracks
+        .iter()
+        .filter(|t| t.kind == TrackKind::Video)
+        .map(|t| t.fps)
+        .reduce(f64::min)
+        .unwrap_or(0.0);
+    let full_queues = m.queues.iter().filter(|q| q.fill >= 0.9).count();
+    let live_outputs = m
+        .outputs
+        .iter()
+        .filter(|o| matches!(o.state, crate::media::outputs::OutputState::Live))
+        .count();
+    tracing::info!(
+        target: "callcast::stats",
+        session = %stats.session,
+        program_fps = m.program.fps,
+        encoder_fps = m.encoder.fps,
+        encoder_latency_ms = m.encoder.latency_ms,
+        tracks = m.tracks.len(),
+        input_fps_min,
+        frames_dropped = m.tracks.iter().map(|t| t.dropped).sum::<u64>(),
+        packets_lost = m.tracks.iter().filter_map(|t| t.rtp.as_ref()).map(|r| r.packets_lost.max(0)).sum::<i64>(),
+        queues_full = full_queues,
+        outputs = m.outputs.len(),
+        outputs_live = live_outputs,
+        cpu_cores,
+        rss_mb = stats.process.rss_mb,
+        stats = %serde_json::to_string(stats).unwrap_or_default(),
+        "session stats"
+    );
+}
