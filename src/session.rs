@@ -28,7 +28,8 @@ use crate::media::cards::CardSpec;
 use crate::media::ingest::{PeerStatus, TrackKey, VideoTile};
 use crate::media::layout::{self, Canvas, Fit, LayoutConfig, Rect, look};
 use crate::media::outputs::s3::S3Config;
-use crate::media::outputs::{BuildContext, OutputSpec, OutputStatus};
+use crate::media::outputs::whep::{self, WhepViewer};
+use crate::media::outputs::{BuildContext, OutputSpec, OutputState, OutputStatus};
 use crate::media::pipeline::ProgramStatus;
 use crate::media::stats::PipelineCounts;
 use crate::media::{MediaError, MediaEvent, SessionMedia};
@@ -42,6 +43,9 @@ use voice::VoiceDetector;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long an output removed over the API gets to write its end.
 const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most WHEP viewers one session serves at once.
+pub const MAX_VIEWERS: usize = 8;
+
 /// How long the adapter gets to say goodbye to the room.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -73,6 +77,16 @@ pub enum SessionState {
     Disconnected,
     Stopping,
     Stopped,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ViewerError {
+    #[error("the offer {0}")]
+    Offer(#[from] whep::OfferError),
+    #[error("this session has {MAX_VIEWERS} viewers already")]
+    TooMany,
+    #[error(transparent)]
+    Media(#[from] MediaError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +138,8 @@ pub struct Session {
     relayout_tx: mpsc::UnboundedSender<oneshot::Sender<()>>,
     /// Numbers output ids (`record-3`) across the session's life.
     outputs_added: AtomicUsize,
+    /// Numbers viewer ids (`whep-2`).
+    viewers_added: AtomicUsize,
     build: BuildContext,
 }
 
@@ -157,6 +173,7 @@ impl Session {
             session: id.clone(),
             s3: cfg.s3.clone(),
             program: cfg.program.clone(),
+            ice: cfg.ingest.ice.clone(),
         };
         for (index, spec) in cfg.outputs.iter().enumerate() {
             let output_id = format!("{}-{}", spec.kind(), index + 1);
@@ -198,6 +215,7 @@ impl Session {
             stop_tx,
             relayout_tx,
             outputs_added: AtomicUsize::new(cfg.outputs.len()),
+            viewers_added: AtomicUsize::new(0),
             build,
         });
         let event_loop = EventLoop {
@@ -249,6 +267,64 @@ impl Session {
             .await
             .ok()
             .flatten()
+    }
+
+    /// Adds a WHEP viewer for `offer`; returns its output id and the
+    /// answer. Blocks a worker thread while ICE gathers.
+    pub async fn add_viewer(&self, offer: String) -> Result<(String, String), ViewerError> {
+        let choice = whep::offer::choose(&offer)?;
+        let viewers = self
+            .media
+            .outputs
+            .statuses()
+            .iter()
+            .filter(|o| o.kind == "whep" && !matches!(o.state, OutputState::Failed { .. }))
+            .count();
+        if viewers >= MAX_VIEWERS {
+            return Err(ViewerError::TooMany);
+        }
+        let id = format!(
+            "whep-{}",
+            self.viewers_added.fetch_add(1, Ordering::Relaxed) + 1
+        );
+        let (media, ice) = (self.media.clone(), self.build.ice.clone());
+        spawn_blocking(move || {
+            let (viewer, pending) = WhepViewer::new(&id, &choice, &ice)?;
+            media.outputs.add(&id, Box::new(viewer))?;
+            let answer = match media.outputs.status(&id).map(|s| s.state) {
+                Some(OutputState::Failed { reason }) => Err(MediaError::Output(reason)),
+                _ => pending.answer(&offer),
+            };
+            match answer {
+                Ok(answer) => {
+                    tracing::info!(viewer = %id, "WHEP viewer added");
+                    Ok((id, answer))
+                }
+                Err(e) => {
+                    let _ = media.outputs.remove(&id, Duration::ZERO);
+                    Err(e.into())
+                }
+            }
+        })
+        .await
+        .expect("adding a viewer does not panic")
+    }
+
+    /// Removes viewers whose connection ended without a DELETE (a closed
+    /// tab).
+    pub async fn reap_viewers(&self) {
+        let gone: Vec<String> = self
+            .media
+            .outputs
+            .statuses()
+            .into_iter()
+            .filter(|o| o.kind == "whep" && matches!(o.state, OutputState::Failed { .. }))
+            .map(|o| o.id)
+            .collect();
+        for id in gone {
+            tracing::info!(viewer = %id, "WHEP viewer gone; removing it");
+            self.remove_output(&id).await;
+        }
     }
 
     /// Why the room adapter gave up for good, if it did.

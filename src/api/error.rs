@@ -27,6 +27,11 @@ pub enum ApiError {
     /// Well-formed, but a value is not acceptable.
     #[error("{field}: {message}")]
     InvalidField { field: String, message: String },
+    /// The body is not of the type the route takes.
+    #[error("the body must be {0}")]
+    UnsupportedMediaType(&'static str),
+    #[error("{0}")]
+    TooMany(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -63,6 +68,8 @@ impl ApiError {
             } => StatusCode::BAD_REQUEST,
             ApiError::InvalidBody { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,6 +82,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::InvalidBody { .. } => "invalid_body",
             ApiError::InvalidField { .. } => "invalid_field",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::TooMany(_) => "too_many",
             ApiError::Internal(_) => "internal",
         }
     }

@@ -7,11 +7,12 @@ mod layout;
 mod outputs;
 pub mod prometheus;
 mod sessions;
+mod whep;
 
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -64,6 +65,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/sessions/{id}/stats", get(health::stats))
         .route("/v1/sessions/{id}/graph", get(health::graph))
         .route("/v1/sessions/{id}/layout/pin", post(layout::pin))
+        .route("/v1/sessions/{id}/whep", post(whep::create))
+        .route("/v1/sessions/{id}/whep/{viewer}", delete(whep::delete))
         .route(
             "/v1/sessions/{id}/outputs",
             get(outputs::list).post(outputs::create),

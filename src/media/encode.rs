@@ -1,9 +1,9 @@
 //! Renditions of the program, each encoded once and tee'd to every output
 //! that asks for it: the main one (the canvas size, H.264 with x264, and
-//! AAC) always runs; others (HLS variants: another height or bitrate) are
-//! scaled from the raw program and encoded while some output uses them.
-//! Outputs get H.264 as `avc`/`au` and raw AAC; an output that needs
-//! Annex B converts in its own bin.
+//! AAC) always runs; others (HLS variants: another height or bitrate; Opus
+//! for WebRTC viewers) are made from the raw program while some output
+//! uses them. Outputs get H.264 as `avc`/`au` and raw AAC; an output that
+//! needs Annex B converts in its own bin.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -30,21 +30,42 @@ impl RenditionKey {
     }
 }
 
+/// What an output takes from the encoders besides the main rendition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Feed {
+    Video(RenditionKey),
+    /// The program's sound in Opus, for WebRTC.
+    Opus,
+}
+
+impl Feed {
+    fn name(&self) -> String {
+        match self {
+            Feed::Video(key) => format!("{}p{}k", key.height, key.video_kbps),
+            Feed::Opus => "opus".into(),
+        }
+    }
+}
+
 /// An extra rendition and how many outputs use it.
-struct Rendition {
+struct Branch {
     elements: Vec<gst::Element>,
     tee: gst::Element,
-    /// The raw program tee's pad feeding it.
+    /// The raw program tee feeding it, and its pad.
+    source: gst::Element,
     feed: gst::Pad,
     users: usize,
 }
+
+/// Opus for browsers: 48 kHz stereo.
+const OPUS_BITRATE: i32 = 64_000;
 
 pub struct Encoder {
     pipeline: gst::Pipeline,
     cfg: ProgramConfig,
     raw_tee: gst::Element,
-    extra: Mutex<HashMap<RenditionKey, Rendition>>,
-    audio_in: gst::Element,
+    raw_audio_tee: gst::Element,
+    extra: Mutex<HashMap<Feed, Branch>>,
     /// The main rendition's x264.
     video: gst::Element,
     video_tee: gst::Element,
@@ -73,6 +94,7 @@ impl Encoder {
         };
 
         let raw_tee = tee("program-video-tee")?;
+        let raw_audio_tee = tee("program-audio-tee")?;
         let video_in = queue("enc-video-queue")?;
         let [x264, h264parse, h264caps] = h264_chain(cfg, cfg.video_kbps, Some("enc-video"))?;
         let video_tee = tee("video-tee")?;
@@ -86,29 +108,46 @@ impl Encoder {
 
         pipeline
             .add_many([
-                &raw_tee, &video_in, &x264, &h264parse, &h264caps, &video_tee, &audio_in, &convert,
-                &aac, &aacparse, &audio_tee,
+                &raw_tee,
+                &video_in,
+                &x264,
+                &h264parse,
+                &h264caps,
+                &video_tee,
+                &raw_audio_tee,
+                &audio_in,
+                &convert,
+                &aac,
+                &aacparse,
+                &audio_tee,
             ])
             .map_err(|_| MediaError::Link("encoder elements".into()))?;
         link_chain(&[
             &raw_tee, &video_in, &x264, &h264parse, &h264caps, &video_tee,
         ])?;
-        link_chain(&[&audio_in, &convert, &aac, &aacparse, &audio_tee])?;
+        link_chain(&[
+            &raw_audio_tee,
+            &audio_in,
+            &convert,
+            &aac,
+            &aacparse,
+            &audio_tee,
+        ])?;
         program
             .video_src()
             .link(&raw_tee.static_pad("sink").expect("tee sink"))
             .map_err(|e| MediaError::Link(format!("program video to encoder: {e:?}")))?;
         program
             .audio_src()
-            .link(&audio_in.static_pad("sink").expect("queue sink"))
+            .link(&raw_audio_tee.static_pad("sink").expect("tee sink"))
             .map_err(|e| MediaError::Link(format!("program audio to encoder: {e:?}")))?;
 
         Ok(Encoder {
             pipeline: pipeline.clone(),
             cfg: cfg.clone(),
             raw_tee,
+            raw_audio_tee,
             extra: Mutex::new(HashMap::new()),
-            audio_in,
             video: x264,
             video_tee,
             audio_tee,
@@ -136,34 +175,46 @@ impl Encoder {
         }
     }
 
-    /// The tee of rendition `key`, started if no output used it yet. Pair
-    /// with [`Encoder::release`].
-    pub fn acquire(&self, key: RenditionKey) -> Result<gst::Element, MediaError> {
-        if key == self.main_key() {
+    /// The tee carrying `feed`, started if no output used it yet.
+    pub fn acquire(&self, feed: Feed) -> Result<gst::Element, MediaError> {
+        if feed == Feed::Video(self.main_key()) {
             return Ok(self.video_tee.clone());
         }
         let mut extra = self.extra.lock().unwrap();
-        if let Some(r) = extra.get_mut(&key) {
+        if let Some(r) = extra.get_mut(&feed) {
             r.users += 1;
             return Ok(r.tee.clone());
         }
-        let name = format!("{}p{}k", key.height, key.video_kbps);
+        let name = feed.name();
         let queue = make("queue", Some(&format!("enc-{name}-queue")))?;
         queue.set_property("max-size-buffers", 0u32);
         queue.set_property("max-size-bytes", 0u32);
         queue.set_property("max-size-time", gst::ClockTime::SECOND.nseconds());
-        let scale = make("videoconvertscale", None)?;
-        let size = capsfilter(
-            None,
-            &gst::Caps::builder("video/x-raw")
-                .field("width", key.width(self.cfg.width, self.cfg.height) as i32)
-                .field("height", key.height as i32)
-                .build(),
-        )?;
-        let [x264, parse, caps] = h264_chain(&self.cfg, key.video_kbps, None)?;
-        let tee = make("tee", Some(&format!("video-tee-{name}")))?;
+        let tee = make("tee", Some(&format!("{name}-tee")))?;
         tee.set_property("allow-not-linked", true);
-        let elements = vec![queue, scale, size, x264, parse, caps, tee.clone()];
+        let (source, elements) = match feed {
+            Feed::Video(key) => {
+                let scale = make("videoconvertscale", None)?;
+                let size = capsfilter(
+                    None,
+                    &gst::Caps::builder("video/x-raw")
+                        .field("width", key.width(self.cfg.width, self.cfg.height) as i32)
+                        .field("height", key.height as i32)
+                        .build(),
+                )?;
+                let [x264, parse, caps] = h264_chain(&self.cfg, key.video_kbps, None)?;
+                (
+                    &self.raw_tee,
+                    vec![queue, scale, size, x264, parse, caps, tee.clone()],
+                )
+            }
+            Feed::Opus => {
+                let convert = make("audioconvert", None)?;
+                let opus = make("opusenc", Some("enc-opus"))?;
+                opus.set_property("bitrate", OPUS_BITRATE);
+                (&self.raw_audio_tee, vec![queue, convert, opus, tee.clone()])
+            }
+        };
         self.pipeline
             .add_many(&elements)
             .map_err(|_| MediaError::Link(format!("rendition {name}")))?;
@@ -172,27 +223,27 @@ impl Encoder {
                 e.sync_state_with_parent()
                     .map_err(|_| MediaError::State(format!("rendition {name}")))?;
             }
-            let feed = self
-                .raw_tee
+            let pad = source
                 .request_pad_simple("src_%u")
-                .ok_or_else(|| MediaError::Link("program video tee".into()))?;
-            match feed.link(&elements[0].static_pad("sink").expect("queue sink")) {
-                Ok(_) => Ok(feed),
+                .ok_or_else(|| MediaError::Link(format!("{}", source.name())))?;
+            match pad.link(&elements[0].static_pad("sink").expect("queue sink")) {
+                Ok(_) => Ok(pad),
                 Err(e) => {
-                    self.raw_tee.release_request_pad(&feed);
+                    source.release_request_pad(&pad);
                     Err(MediaError::Link(format!("rendition {name}: {e:?}")))
                 }
             }
         });
         match started {
-            Ok(feed) => {
+            Ok(pad) => {
                 tracing::info!(rendition = %name, "rendition started");
                 extra.insert(
-                    key,
-                    Rendition {
+                    feed,
+                    Branch {
                         elements,
                         tee: tee.clone(),
-                        feed,
+                        source: source.clone(),
+                        feed: pad,
                         users: 1,
                     },
                 );
@@ -208,15 +259,17 @@ impl Encoder {
         }
     }
 
-    /// One output fewer uses rendition `key`; the last one stops it.
-    pub fn release(&self, key: RenditionKey) {
+    /// One output fewer uses `feed`; the last one stops it.
+    pub fn release(&self, feed: Feed) {
         let mut extra = self.extra.lock().unwrap();
-        let Some(r) = extra.get_mut(&key) else { return };
+        let Some(r) = extra.get_mut(&feed) else {
+            return;
+        };
         r.users -= 1;
         if r.users > 0 {
             return;
         }
-        let r = extra.remove(&key).expect("present");
+        let r = extra.remove(&feed).expect("present");
         drop(extra);
         // Unlinked at a buffer boundary, the tee pad gets NOT_LINKED (which
         // the tee ignores) rather than FLUSHING (which would stop the
@@ -231,12 +284,12 @@ impl Encoder {
                 gst::PadProbeReturn::Remove
             });
         let _ = rx.recv_timeout(std::time::Duration::from_secs(1));
-        self.raw_tee.release_request_pad(&r.feed);
+        r.source.release_request_pad(&r.feed);
         for el in &r.elements {
             let _ = el.set_state(gst::State::Null);
             let _ = self.pipeline.remove(el);
         }
-        tracing::info!(rendition = %format!("{}p{}k", key.height, key.video_kbps), "rendition stopped");
+        tracing::info!(rendition = %feed.name(), "rendition stopped");
     }
 
     /// Ends the program: EOS enters both encoders, which flush what they
@@ -245,11 +298,11 @@ impl Encoder {
     /// behind the frame the program is pushing, which a stalled output can
     /// hold up indefinitely; callers bound the wait on the outputs instead.
     pub fn finish(&self) {
-        // Extra renditions end with the program: EOS on the raw tee reaches
-        // them too.
+        // Extra renditions end with the program: EOS on the raw tees
+        // reaches them too.
         let pads = [
             self.raw_tee.static_pad("sink").expect("tee sink"),
-            self.audio_in.static_pad("sink").expect("queue sink"),
+            self.raw_audio_tee.static_pad("sink").expect("tee sink"),
         ];
         for pad in pads {
             let q = pad.parent_element().expect("pad in element");

@@ -1,7 +1,8 @@
 //! Watches a session's health while it runs: every second it samples the
-//! counters rates come from and looks for a stalled program (a warning
-//! naming the stage it backs up from); every stats interval it logs the
-//! session's figures as one structured event.
+//! counters rates come from, looks for a stalled program (a warning
+//! naming the stage it backs up from) and removes WHEP viewers whose
+//! connection ended; every stats interval it logs the session's figures
+//! as one structured event.
 
 use std::sync::{OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -59,6 +60,7 @@ pub(super) async fn watch(session: Weak<Session>) {
         if let Ok(Some(report)) = spawn_blocking(move || media.sample_health()).await {
             log_stall(s.id(), &report);
         }
+        s.reap_viewers().await;
         if let (Some(at), Some(every)) = (next_log, interval)
             && Instant::now() >= at
         {

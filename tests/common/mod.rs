@@ -16,6 +16,7 @@ pub mod prometheus;
 pub mod rtmp;
 pub mod s3;
 pub mod throttle;
+pub mod whep;
 
 /// Makes what `cmd` starts die with the thread that starts it (the
 /// test's): a test killed midway, or one that panics past its cleanup,

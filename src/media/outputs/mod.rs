@@ -13,6 +13,7 @@ pub mod record;
 pub mod rtmp;
 pub mod s3;
 pub mod srt;
+pub mod whep;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -22,8 +23,8 @@ use gst::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::MediaError;
-use super::encode::{Encoder, RenditionKey};
-use crate::config::{ProgramConfig, Secret};
+use super::encode::{Encoder, Feed};
+use crate::config::{IceConfig, ProgramConfig, Secret};
 use hls::{HlsOutput, HlsSettings, Variant};
 use location::Names;
 use record::RecordOutput;
@@ -286,6 +287,8 @@ pub struct BuildContext {
     pub s3: S3Config,
     /// The program's size, rate and audio bitrate.
     pub program: ProgramConfig,
+    /// Where WebRTC viewers gather ICE candidates.
+    pub ice: IceConfig,
 }
 
 impl BuildContext {
@@ -430,9 +433,9 @@ pub trait OutputBin: Send + Sync {
         None
     }
 
-    /// Sink pads other than `video` and `audio` that take a rendition of
-    /// the program (HLS variants), by pad name.
-    fn renditions(&self) -> Vec<(String, RenditionKey)> {
+    /// Sink pads other than `video` and `audio` that take another
+    /// rendition of the program (HLS variants, Opus), by pad name.
+    fn renditions(&self) -> Vec<(String, Feed)> {
         Vec::new()
     }
 
@@ -577,7 +580,7 @@ struct Attached {
     /// (tee, tee src pad) pairs feeding this output.
     links: Vec<(gst::Element, gst::Pad)>,
     /// Renditions it holds.
-    renditions: Vec<RenditionKey>,
+    renditions: Vec<Feed>,
     progress: Arc<Progress>,
     /// Being removed: still listed (as stopping), so that errors it posts
     /// on its way out are its own, but no longer to be changed.
@@ -680,7 +683,7 @@ impl OutputManager {
         &self,
         id: &str,
         bin: &gst::Bin,
-        renditions: &[(String, RenditionKey)],
+        renditions: &[(String, Feed)],
     ) -> Result<Vec<(gst::Element, gst::Pad)>, MediaError> {
         self.pipeline
             .add(bin)
@@ -905,12 +908,7 @@ impl OutputManager {
             .map(Attached::status)
     }
 
-    fn detach(
-        &self,
-        bin: &gst::Bin,
-        links: &[(gst::Element, gst::Pad)],
-        renditions: &[RenditionKey],
-    ) {
+    fn detach(&self, bin: &gst::Bin, links: &[(gst::Element, gst::Pad)], renditions: &[Feed]) {
         for (tee, src) in links {
             tee.release_request_pad(src);
         }

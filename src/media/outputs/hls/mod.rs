@@ -22,7 +22,7 @@ use super::location::Location;
 use super::s3::S3Config;
 use super::{OutputBin, add_sink_pad, annexb_parser, entry_queue};
 use crate::config::ProgramConfig;
-use crate::media::encode::RenditionKey;
+use crate::media::encode::Feed;
 use crate::media::{MediaError, link_chain, make};
 pub use playlist::Variant;
 
@@ -233,11 +233,11 @@ impl OutputBin for HlsOutput {
         self.pads.clone()
     }
 
-    fn renditions(&self) -> Vec<(String, RenditionKey)> {
+    fn renditions(&self) -> Vec<(String, Feed)> {
         self.variants
             .iter()
             .enumerate()
-            .map(|(i, v)| (format!("video_{i}"), v.key()))
+            .map(|(i, v)| (format!("video_{i}"), Feed::Video(v.key())))
             .collect()
     }
 

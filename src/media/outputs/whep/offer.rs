@@ -1,0 +1,180 @@
+//! What a WHEP offer asks for: the payload types to send the program's
+//! H.264 and Opus with. Pure text work on the SDP, unit-tested.
+
+/// The codecs chosen from an offer, by its payload types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub video_pt: u8,
+    /// The offered `profile-level-id` of that payload type, if any.
+    pub profile_level_id: Option<String>,
+    /// Opus, if the offer has an audio section that takes it.
+    pub audio_pt: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OfferError {
+    #[error("is not an SDP offer (it needs v=0 and m= lines)")]
+    NotSdp,
+    #[error("has no video section that receives H.264 with packetization-mode=1")]
+    NoH264,
+}
+
+struct Section<'a> {
+    kind: &'a str,
+    pts: Vec<u8>,
+    lines: Vec<&'a str>,
+}
+
+fn sections(sdp: &str) -> Result<Vec<Section<'_>>, OfferError> {
+    let mut lines = sdp.lines().map(str::trim_end);
+    if lines.next() != Some("v=0") {
+        return Err(OfferError::NotSdp);
+    }
+    let mut out: Vec<Section> = Vec::new();
+    for line in lines {
+        if let Some(m) = line.strip_prefix("m=") {
+            let mut fields = m.split_whitespace();
+            let kind = fields.next().unwrap_or("");
+            // m=<kind> <port> <proto> <fmt>...
+            let pts = fields.skip(2).filter_map(|f| f.parse().ok()).collect();
+            out.push(Section {
+                kind,
+                pts,
+                lines: Vec::new(),
+            });
+        } else if let Some(s) = out.last_mut() {
+            s.lines.push(line);
+        }
+    }
+    if out.is_empty() {
+        return Err(OfferError::NotSdp);
+    }
+    Ok(out)
+}
+
+impl Section<'_> {
+    /// The value of `a=<attr>:<pt> <value>` for `pt`.
+    fn attr(&self, attr: &str, pt: u8) -> Option<&str> {
+        let prefix = format!("a={attr}:{pt} ");
+        self.lines.iter().find_map(|l| l.strip_prefix(&prefix))
+    }
+
+    fn encoding(&self, pt: u8) -> Option<String> {
+        self.attr("rtpmap", pt).map(|e| e.to_ascii_lowercase())
+    }
+
+    fn fmtp(&self, pt: u8, key: &str) -> Option<&str> {
+        self.attr("fmtp", pt)?.split(';').find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == key).then_some(v)
+        })
+    }
+
+    /// The viewer receives on it (sendrecv when no direction is given).
+    fn receives(&self) -> bool {
+        !self
+            .lines
+            .iter()
+            .any(|l| matches!(*l, "a=sendonly" | "a=inactive"))
+    }
+}
+
+/// Chooses the payload types: the first receiving video section's H.264
+/// in packetization mode 1, High profile preferred (what x264 makes),
+/// then constrained baseline, then any; Opus in the first receiving
+/// audio section, if there is one.
+pub fn choose(sdp: &str) -> Result<Choice, OfferError> {
+    let sections = sections(sdp)?;
+    let video = sections
+        .iter()
+        .find(|s| s.kind == "video" && s.receives())
+        .ok_or(OfferError::NoH264)?;
+    let h264: Vec<u8> = video
+        .pts
+        .iter()
+        .copied()
+        .filter(|&pt| {
+            video
+                .encoding(pt)
+                .is_some_and(|e| e.starts_with("h264/90000"))
+                && video.fmtp(pt, "packetization-mode") == Some("1")
+        })
+        .collect();
+    let profile = |pt: u8| {
+        video
+            .fmtp(pt, "profile-level-id")
+            .map(str::to_ascii_lowercase)
+    };
+    let rank = |pt: u8| match profile(pt) {
+        Some(p) if p.starts_with("64") => 0,
+        Some(p) if p.starts_with("42e0") => 1,
+        _ => 2,
+    };
+    let video_pt = h264
+        .iter()
+        .copied()
+        .min_by_key(|&pt| rank(pt))
+        .ok_or(OfferError::NoH264)?;
+    let audio_pt = sections
+        .iter()
+        .filter(|s| s.kind == "audio" && s.receives())
+        .take(1)
+        .flat_map(|s| {
+            s.pts
+                .iter()
+                .copied()
+                .find(|&pt| s.encoding(pt).is_some_and(|e| e.starts_with("opus/48000")))
+        })
+        .next();
+    Ok(Choice {
+        video_pt,
+        profile_level_id: profile(video_pt),
+        audio_pt,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The media sections of a Chromium recvonly offer, trimmed.
+    const CHROMIUM: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+        a=group:BUNDLE 0 1\r\n\
+        m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=recvonly\r\n\
+        a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n\
+        a=rtpmap:63 red/48000/2\r\na=rtpmap:9 G722/8000\r\n\
+        m=video 9 UDP/TLS/RTP/SAVPF 96 102 103 106 107 112\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=recvonly\r\n\
+        a=rtpmap:96 VP8/90000\r\n\
+        a=rtpmap:102 H264/90000\r\na=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n\
+        a=rtpmap:103 H264/90000\r\na=fmtp:103 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f\r\n\
+        a=rtpmap:106 H264/90000\r\na=fmtp:106 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n\
+        a=rtpmap:107 rtx/90000\r\na=fmtp:107 apt=106\r\n\
+        a=rtpmap:112 H264/90000\r\na=fmtp:112 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=64001f\r\n";
+
+    #[test]
+    fn picks_high_profile_h264_and_opus() {
+        assert_eq!(
+            choose(CHROMIUM),
+            Ok(Choice {
+                video_pt: 112,
+                profile_level_id: Some("64001f".into()),
+                audio_pt: Some(111),
+            })
+        );
+        // Without High: constrained baseline before plain baseline.
+        let no_high = CHROMIUM.replace("profile-level-id=64001f", "profile-level-id=4d001f");
+        assert_eq!(choose(&no_high).unwrap().video_pt, 106);
+    }
+
+    #[test]
+    fn video_only_and_bad_offers() {
+        let video_only = CHROMIUM.replace("m=audio", "m=application");
+        assert_eq!(choose(&video_only).unwrap().audio_pt, None);
+        assert_eq!(choose("hello"), Err(OfferError::NotSdp));
+        assert_eq!(choose("v=0\r\ns=-\r\n"), Err(OfferError::NotSdp));
+        let vp8_only = CHROMIUM.replace("H264/90000", "VP9/90000");
+        assert_eq!(choose(&vp8_only), Err(OfferError::NoH264));
+        let sending = CHROMIUM.replace("a=mid:1\r\na=recvonly", "a=mid:1\r\na=sendonly");
+        assert_eq!(choose(&sending), Err(OfferError::NoH264));
+    }
+}
