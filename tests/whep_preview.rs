@@ -208,8 +208,25 @@ async fn whep_viewers_watch_the_program() {
     );
     drop(player);
 
+    // A viewer that goes away without a DELETE (a closed tab) is removed.
+    let gone_at = std::time::Instant::now();
+    drop(second_player);
+    wait_for(
+        "the vanished viewer to be removed",
+        Duration::from_secs(60),
+        async || {
+            let (_, outputs) = send(http.get(format!("{session}/outputs"))).await;
+            outputs["outputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|o| o["kind"] != "whep")
+        },
+    )
+    .await;
+    eprintln!("vanished viewer removed after {:?}", gone_at.elapsed());
+
     let (status, _) = send(http.delete(&session)).await;
     assert_eq!(status, 200);
-    drop(second_player);
     room.stop().await;
 }

@@ -6,6 +6,8 @@
 
 pub mod offer;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -27,6 +29,8 @@ pub struct WhepViewer {
     /// The payloaders' src pads: where bytes are counted.
     pads: Vec<gst::Pad>,
     audio: bool,
+    /// The viewer stopped sending RTCP (or said BYE): it is gone.
+    gone: Arc<AtomicBool>,
 }
 
 /// A viewer's offer still to answer. Until it is, the payloaders' output
@@ -36,6 +40,7 @@ pub struct WhepViewer {
 pub struct Pending {
     webrtcbin: gst::Element,
     held: Vec<(gst::Pad, gst::PadProbeId)>,
+    gone: Arc<AtomicBool>,
 }
 
 impl WhepViewer {
@@ -89,9 +94,11 @@ impl WhepViewer {
                 Some((pad.clone(), id))
             })
             .collect();
+        let gone = Arc::new(AtomicBool::new(false));
         let pending = Pending {
             webrtcbin: webrtcbin.clone(),
             held,
+            gone: gone.clone(),
         };
         Ok((
             WhepViewer {
@@ -99,6 +106,7 @@ impl WhepViewer {
                 webrtcbin,
                 pads,
                 audio: choice.audio_pt.is_some(),
+                gone,
             },
             pending,
         ))
@@ -142,7 +150,43 @@ impl Pending {
         for (pad, id) in self.held {
             pad.remove_probe(id);
         }
+        if answer.is_ok() {
+            watch_receiver(&self.webrtcbin, self.gone);
+        }
         answer
+    }
+}
+
+/// Sets `gone` when the viewer leaves without a word (a closed tab): its
+/// RTCP source times out in the RTP session (a few RTCP intervals of
+/// silence) or says BYE. libnice's ICE consent checks would notice
+/// sooner, but webrtcbin does not turn them on.
+fn watch_receiver(webrtcbin: &gst::Element, gone: Arc<AtomicBool>) {
+    let Some(rtpbin) = webrtcbin
+        .downcast_ref::<gst::Bin>()
+        .and_then(|b| b.by_name("rtpbin"))
+    else {
+        return;
+    };
+    // Everything is bundled into session 0.
+    let Some(session) =
+        rtpbin.emit_by_name::<Option<gst::glib::Object>>("get-internal-session", &[&0u32])
+    else {
+        return;
+    };
+    for signal in ["on-timeout", "on-bye-ssrc"] {
+        let gone = gone.clone();
+        session.connect(signal, false, move |args| {
+            let remote = args
+                .get(1)
+                .and_then(|v| v.get::<gst::glib::Object>().ok())
+                .map(|source| source.property::<gst::Structure>("stats"))
+                .is_some_and(|stats| !stats.get::<bool>("internal").unwrap_or(true));
+            if remote {
+                gone.store(true, Ordering::Relaxed);
+            }
+            None
+        });
     }
 }
 
@@ -203,6 +247,11 @@ impl OutputBin for WhepViewer {
 
     fn live_state(&self) -> Option<OutputState> {
         use gst_webrtc::WebRTCPeerConnectionState as S;
+        if self.gone.load(Ordering::Relaxed) {
+            return Some(OutputState::Failed {
+                reason: "the viewer went away".into(),
+            });
+        }
         match self.webrtcbin.property::<S>("connection-state") {
             S::Failed | S::Closed => Some(OutputState::Failed {
                 reason: "the viewer's connection ended".into(),
