@@ -22,7 +22,8 @@ struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
     /// Seconds between each session's logged figures (a structured
-    /// "session stats" event); 0 never.
+    /// "session stats" event, with every figure as JSON in JSON logs); 0
+    /// never.
     #[arg(
         long,
         global = true,
@@ -267,7 +268,10 @@ enum Adapter {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    callcast::session::health::set_stats_interval(seconds(Some(cli.stats_interval)));
+    callcast::session::health::configure(callcast::session::health::StatsLog {
+        interval: seconds(Some(cli.stats_interval)),
+        full: matches!(cli.log_format, LogFormat::Json),
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tokio")

@@ -2,11 +2,13 @@
 //! sessions; nothing here blocks on GStreamer.
 
 mod error;
+mod events;
 mod health;
 mod layout;
 mod outputs;
 pub mod prometheus;
 mod sessions;
+mod web;
 mod whep;
 
 use std::net::SocketAddr;
@@ -50,8 +52,10 @@ impl From<Sessions> for ApiState {
 }
 
 pub fn router(state: ApiState) -> Router {
-    Router::new()
+    web::routes(Router::new())
         .route("/healthz", get(healthz))
+        .route("/v1/events", get(events::sessions))
+        .route("/v1/sessions/{id}/events", get(events::session))
         .route("/metrics", get(health::metrics))
         .route("/v1/sessions", get(sessions::list).post(sessions::create))
         .route(

@@ -106,33 +106,22 @@ impl Encoder {
         let aacparse = make("aacparse", None)?;
         let audio_tee = tee("audio-tee")?;
 
-        pipeline
-            .add_many([
-                &raw_tee,
-                &video_in,
-                &x264,
-                &h264parse,
-                &h264caps,
-                &video_tee,
-                &raw_audio_tee,
-                &audio_in,
-                &convert,
-                &aac,
-                &aacparse,
-                &audio_tee,
-            ])
-            .map_err(|_| MediaError::Link("encoder elements".into()))?;
-        link_chain(&[
+        let video = [
             &raw_tee, &video_in, &x264, &h264parse, &h264caps, &video_tee,
-        ])?;
-        link_chain(&[
+        ];
+        let audio = [
             &raw_audio_tee,
             &audio_in,
             &convert,
             &aac,
             &aacparse,
             &audio_tee,
-        ])?;
+        ];
+        pipeline
+            .add_many(video.iter().chain(audio.iter()).copied())
+            .map_err(|_| MediaError::Link("encoder elements".into()))?;
+        link_chain(&video)?;
+        link_chain(&audio)?;
         program
             .video_src()
             .link(&raw_tee.static_pad("sink").expect("tee sink"))

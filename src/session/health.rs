@@ -20,16 +20,29 @@ use crate::procstat::{self, ProcessStats};
 pub const DEFAULT_STATS_INTERVAL: Duration = Duration::from_secs(10);
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
-static STATS_INTERVAL: OnceLock<Option<Duration>> = OnceLock::new();
-
-/// Sets how often every session logs its figures (`None`: never), once,
-/// at startup, like the log format.
-pub fn set_stats_interval(interval: Option<Duration>) {
-    let _ = STATS_INTERVAL.set(interval);
+/// How sessions log their figures; set once at startup, like the log
+/// format.
+#[derive(Debug, Clone, Copy)]
+pub struct StatsLog {
+    /// How often (`None`: never).
+    pub interval: Option<Duration>,
+    /// Whether the event carries every figure as JSON in `stats`, beside
+    /// the headline fields: for JSON logs, where a machine reads them; a
+    /// person reading text logs gets the headline only.
+    pub full: bool,
 }
 
-fn stats_interval() -> Option<Duration> {
-    *STATS_INTERVAL.get_or_init(|| Some(DEFAULT_STATS_INTERVAL))
+static STATS_LOG: OnceLock<StatsLog> = OnceLock::new();
+
+pub fn configure(log: StatsLog) {
+    let _ = STATS_LOG.set(log);
+}
+
+fn stats_log() -> StatsLog {
+    *STATS_LOG.get_or_init(|| StatsLog {
+        interval: Some(DEFAULT_STATS_INTERVAL),
+        full: false,
+    })
 }
 
 /// A session's figures: what `/v1/sessions/{id}/stats` answers and the
@@ -47,7 +60,7 @@ pub struct SessionStats {
 pub(super) async fn watch(session: Weak<Session>) {
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let interval = stats_interval();
+    let StatsLog { interval, full } = stats_log();
     let mut next_log = interval.map(|i| Instant::now() + i);
     let mut cpu_before = (procstat::process_cpu(), Instant::now());
     loop {
@@ -69,7 +82,7 @@ pub(super) async fn watch(session: Weak<Session>) {
             let now = (procstat::process_cpu(), Instant::now());
             let cores = (now.0 - cpu_before.0).as_secs_f64() / (now.1 - cpu_before.1).as_secs_f64();
             cpu_before = now;
-            log_stats(&stats, cores);
+            log_stats(&stats, cores, full);
         }
     }
 }
@@ -94,9 +107,9 @@ fn log_stall(session: &str, report: &StallReport) {
     }
 }
 
-/// One event with the headline figures as fields, and all of them as
-/// JSON in `stats`.
-fn log_stats(stats: &SessionStats, cpu_cores: f64) {
+/// One event with the headline figures as fields, and, if `full`, all
+/// of them as JSON in `stats`.
+fn log_stats(stats: &SessionStats, cpu_cores: f64, full: bool) {
     let m = &stats.media;
     let input_fps_min = m
         .tracks
@@ -126,7 +139,7 @@ fn log_stats(stats: &SessionStats, cpu_cores: f64) {
         outputs_live = live_outputs,
         cpu_cores,
         rss_mb = stats.process.rss_mb,
-        stats = %serde_json::to_string(stats).unwrap_or_default(),
+        stats = full.then(|| serde_json::to_string(stats).unwrap_or_default()),
         "session stats"
     );
 }

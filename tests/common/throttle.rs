@@ -44,7 +44,7 @@ impl Throttle {
         let period = 1_000_000u64;
         let quota = ((period as f64) * percent / 100.0).max(1000.0) as u64;
         let v1 = Path::new("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").exists();
-        if v1 {
+        let (home, dir) = if v1 {
             let home = PathBuf::from("/sys/fs/cgroup/cpu");
             let dir = home.join(&label);
             std::fs::create_dir_all(&dir).unwrap();
@@ -53,13 +53,7 @@ impl Throttle {
             for tid in &tids {
                 write(&dir.join("tasks"), &tid.to_string());
             }
-            Throttle {
-                dir,
-                home,
-                tids,
-                pid,
-                v1,
-            }
+            (home, dir)
         } else {
             // cgroup v2: the process moves into a domain of its own whose
             // child is threaded; only the chosen threads go in the child.
@@ -80,13 +74,14 @@ impl Throttle {
             for tid in &tids {
                 write(&dir.join("cgroup.threads"), &tid.to_string());
             }
-            Throttle {
-                dir,
-                home,
-                tids,
-                pid,
-                v1,
-            }
+            (home, dir)
+        };
+        Throttle {
+            dir,
+            home,
+            tids,
+            pid,
+            v1,
         }
     }
 

@@ -134,72 +134,65 @@ impl Drop for WhepPlayer {
     }
 }
 
-fn video_sink(frames: Arc<AtomicU64>, latest: Arc<Mutex<Option<Frame>>>) -> Vec<gst::Element> {
-    let convert = gst::ElementFactory::make("videoconvert").build().unwrap();
-    let sink = gst_app::AppSink::builder()
-        .caps(
-            &gst::Caps::builder("video/x-raw")
-                .field("format", "RGB")
-                .build(),
-        )
+/// An appsink taking `caps` that hands every sample to `f`.
+fn appsink(caps: gst::Caps, f: impl Fn(&gst::Sample) + Send + Sync + 'static) -> gst::Element {
+    gst_app::AppSink::builder()
+        .caps(&caps)
         .sync(false)
         .callbacks(
             gst_app::AppSinkCallbacks::builder()
                 .new_sample(move |s| {
-                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
-                    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(
-                        sample.buffer().unwrap(),
-                        &info,
-                    )
-                    .unwrap();
-                    let (w, h) = (info.width() as usize, info.height() as usize);
-                    let stride = frame.plane_stride()[0] as usize;
-                    let data = frame.plane_data(0).unwrap();
-                    let mut rgb = Vec::with_capacity(w * h * 3);
-                    for row in 0..h {
-                        rgb.extend_from_slice(&data[row * stride..row * stride + w * 3]);
-                    }
-                    *latest.lock().unwrap() = Some(Frame {
-                        width: w,
-                        height: h,
-                        rgb,
-                    });
-                    frames.fetch_add(1, Ordering::Relaxed);
+                    f(&s.pull_sample().map_err(|_| gst::FlowError::Eos)?);
                     Ok(gst::FlowSuccess::Ok)
                 })
                 .build(),
         )
+        .build()
+        .upcast()
+}
+
+fn video_sink(frames: Arc<AtomicU64>, latest: Arc<Mutex<Option<Frame>>>) -> Vec<gst::Element> {
+    let convert = gst::ElementFactory::make("videoconvert").build().unwrap();
+    let caps = gst::Caps::builder("video/x-raw")
+        .field("format", "RGB")
         .build();
-    vec![convert, sink.upcast()]
+    let sink = appsink(caps, move |sample| {
+        let info = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
+        let frame =
+            gst_video::VideoFrameRef::from_buffer_ref_readable(sample.buffer().unwrap(), &info)
+                .unwrap();
+        let (w, h) = (info.width() as usize, info.height() as usize);
+        let stride = frame.plane_stride()[0] as usize;
+        let data = frame.plane_data(0).unwrap();
+        let mut rgb = Vec::with_capacity(w * h * 3);
+        for row in 0..h {
+            rgb.extend_from_slice(&data[row * stride..row * stride + w * 3]);
+        }
+        *latest.lock().unwrap() = Some(Frame {
+            width: w,
+            height: h,
+            rgb,
+        });
+        frames.fetch_add(1, Ordering::Relaxed);
+    });
+    vec![convert, sink]
 }
 
 fn audio_sink(samples: Arc<Mutex<Vec<f32>>>) -> Vec<gst::Element> {
     let convert = gst::ElementFactory::make("audioconvert").build().unwrap();
     let resample = gst::ElementFactory::make("audioresample").build().unwrap();
-    let sink = gst_app::AppSink::builder()
-        .caps(
-            &gst::Caps::builder("audio/x-raw")
-                .field("format", "F32LE")
-                .field("channels", 1i32)
-                .field("rate", 48_000i32)
-                .field("layout", "interleaved")
-                .build(),
-        )
-        .sync(false)
-        .callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |s| {
-                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    let map = sample.buffer().unwrap().map_readable().unwrap();
-                    samples.lock().unwrap().extend(
-                        map.chunks_exact(4)
-                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-                    );
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        )
+    let caps = gst::Caps::builder("audio/x-raw")
+        .field("format", "F32LE")
+        .field("channels", 1i32)
+        .field("rate", 48_000i32)
+        .field("layout", "interleaved")
         .build();
-    vec![convert, resample, sink.upcast()]
+    let sink = appsink(caps, move |sample| {
+        let map = sample.buffer().unwrap().map_readable().unwrap();
+        samples.lock().unwrap().extend(
+            map.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
+    });
+    vec![convert, resample, sink]
 }
