@@ -82,7 +82,7 @@ impl IceConfig {
 }
 
 /// A passphrase, key or token: deserialized like a string, never printed.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Secret(String);
 

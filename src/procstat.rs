@@ -177,7 +177,7 @@ pub fn rss_peak_mb() -> f64 {
 }
 
 /// The process as a whole, for the health figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ProcessStats {
     pub cpu_seconds: f64,
     pub rss_mb: f64,
@@ -185,7 +185,7 @@ pub struct ProcessStats {
     pub threads: Vec<ThreadCpu>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ThreadCpu {
     pub name: String,
     /// How many live threads have that name.

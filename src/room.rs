@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::session::RoomInfo;
 
 /// Which signalling the room speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AdapterKind {
     Janus,
@@ -26,7 +26,7 @@ impl AdapterKind {
     }
 }
 
-#[derive(Clone, PartialEq, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoomSpec {
     pub adapter: AdapterKind,

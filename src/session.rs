@@ -60,14 +60,14 @@ pub struct SessionConfig {
 }
 
 /// Which room a session is in, for the API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RoomInfo {
     pub adapter: String,
     pub url: String,
     pub room: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionState {
     /// The program runs; the adapter is joining.
@@ -500,7 +500,7 @@ async fn add_output(
     .expect("adding an output does not panic")
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SessionSummary {
     pub id: String,
     pub state: SessionState,
@@ -509,7 +509,7 @@ pub struct SessionSummary {
     pub outputs: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SessionInfo {
     pub id: String,
     pub state: SessionState,
@@ -526,7 +526,7 @@ pub struct SessionInfo {
     pub pipeline: PipelineCounts,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ParticipantView {
     pub id: String,
     pub display: String,
@@ -534,7 +534,7 @@ pub struct ParticipantView {
     pub tracks: Vec<TrackView>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TrackView {
     pub id: String,
     pub kind: TrackKind,
@@ -543,7 +543,7 @@ pub struct TrackView {
     pub receiving: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LayoutView {
     pub config: LayoutConfig,
     /// The kind in effect: `presentation` while someone shares, if the
@@ -595,7 +595,7 @@ pub enum PinError {
 }
 
 /// A tile as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TileView {
     /// `video`, `arriving` (a picture whose first frame is still on its
     /// way: the tile is kept for it, empty, for a moment), `placeholder`

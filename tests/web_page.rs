@@ -4,7 +4,8 @@
 //! preview (started from the keyboard) whose frame shows every
 //! participant's colour in its tile and moves, with sound; adds a
 //! recording and removes it from the page (the file is a whole MP4);
-//! draws the charts and the pipeline graph; fits a phone's width.
+//! draws the charts and the pipeline graph; fits a phone's width; starts
+//! a second session in the same room from its form and stops it.
 //! Screenshots are kept in `target/tmp/web-page/`.
 
 mod common;
@@ -36,6 +37,12 @@ fn drive_page(base: &str, artifacts: &Path, record_to: &str) -> serde_json::Valu
     let out = std::io::read_to_string(child.stdout.take().unwrap()).unwrap();
     let last = out.lines().last().unwrap_or("{}");
     serde_json::from_str(last).unwrap_or_else(|e| panic!("findings ({e}): {out}"))
+}
+
+/// The room server the demo's session is in.
+fn room_url(demo: &Demo) -> String {
+    let (_, info) = get_json(&demo.session_url);
+    info["room"]["url"].as_str().unwrap().to_string()
 }
 
 #[test]
@@ -102,6 +109,14 @@ fn the_page_in_chromium() {
     assert!(f["queues_text"].as_str().unwrap().contains("track"), "{f}");
     assert!(f["graph_nodes"].as_u64().unwrap() > 30, "{f}");
     assert!(f["phone_overflow_px"].as_i64().unwrap() <= 0, "{f}");
+    // A second session started and stopped from the page.
+    assert_eq!(
+        f["suggested_url"].as_str(),
+        Some(room_url(&demo).as_str()),
+        "{f}"
+    );
+    assert_eq!(f["second_session"].as_str().map(str::len), Some(16), "{f}");
+    assert_eq!(f["sessions_after"], 1, "{f}");
     for shot in [
         "sessions.png",
         "session.png",

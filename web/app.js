@@ -33,6 +33,23 @@ function badge(node, state) {
   node.className = `badge state-${state}`;
 }
 
+/// Keeps `body`'s rows in step with `items` by key, reusing the rows
+/// that stay (so a focused button keeps its focus across updates):
+/// `create(item)` makes a row, `update(row, item)` refreshes it.
+function syncRows(body, items, key, create, update) {
+  const old = new Map([...body.children].map((r) => [r.dataset.key, r]));
+  const rows = items.map((item) => {
+    const row = old.get(key(item)) || create(item);
+    row.dataset.key = key(item);
+    update(row, item);
+    return row;
+  });
+  rows.forEach((row, i) => {
+    if (body.children[i] !== row) body.insertBefore(row, body.children[i] || null);
+  });
+  while (body.children.length > rows.length) body.lastChild.remove();
+}
+
 const kbps = (bps) => (bps >= 1e6 ? `${(bps / 1e6).toFixed(2)} Mb/s` : `${Math.round(bps / 1e3)} kb/s`);
 
 // ---- the sessions list ----
@@ -40,24 +57,25 @@ const kbps = (bps) => (bps >= 1e6 ? `${(bps / 1e6).toFixed(2)} Mb/s` : `${Math.r
 let stopList = null;
 
 function renderSessions(sessions) {
-  const body = $('#sessions tbody');
-  body.replaceChildren(...sessions.map((s) => {
-    const state = el('span');
-    badge(state, s.state);
+  syncRows($('#sessions tbody'), sessions, (s) => s.id, (s) => {
     const stop = el('button', { type: 'button', className: 'danger', textContent: 'Stop' });
     stop.setAttribute('aria-label', `Stop session ${s.id}`);
     stop.addEventListener('click', () => attempt('Stopping', async () => {
+      stop.disabled = true;
       await api('DELETE', `/v1/sessions/${s.id}`);
       say(`Session ${s.id} stopped.`);
     }));
     return el('tr', {},
       el('td', {}, el('a', { href: `#/s/${s.id}`, textContent: s.id })),
-      el('td', {}, state),
-      el('td', { textContent: `${s.room.room} (${s.room.adapter})` }),
-      el('td', { textContent: s.participants }),
-      el('td', { textContent: s.outputs }),
+      el('td', {}, el('span')), el('td'), el('td'), el('td'),
       el('td', {}, stop));
-  }));
+  }, (row, s) => {
+    const cells = row.children;
+    badge(cells[1].firstChild, s.state);
+    cells[2].textContent = `${s.room.room} (${s.room.adapter})`;
+    cells[3].textContent = s.participants;
+    cells[4].textContent = s.outputs;
+  });
   $('#no-sessions').hidden = sessions.length > 0;
   // Suggest the room of a running session to the form.
   const form = $('#new-session');
@@ -78,7 +96,8 @@ $('#new-session').addEventListener('submit', (e) => {
   const f = e.target;
   attempt('Starting the session', async () => {
     const s = await api('POST', '/v1/sessions', {
-      room: { adapter: f.adapter.value, url: f.url.value, room: f.room.value },
+      // Janus rooms are numbers unless the server uses string ids.
+      room: { adapter: f.adapter.value, url: f.url.value, room: /^\d+$/.test(f.room.value) ? Number(f.room.value) : f.room.value },
       layout: { kind: f.layout.value },
     });
     location.hash = `#/s/${s.id}`;
@@ -105,10 +124,7 @@ function renderRoster(roster) {
 }
 
 function renderOutputs(id, outputs) {
-  $('#outputs tbody').replaceChildren(...outputs.map((o) => {
-    const state = el('span');
-    badge(state, o.state);
-    if (o.reason) state.title = o.reason;
+  syncRows($('#outputs tbody'), outputs, (o) => o.id, (o) => {
     const actions = el('td');
     if (o.kind === 'rtmp') {
       const edit = el('button', { type: 'button', className: 'secondary', textContent: 'Edit URLs' });
@@ -132,15 +148,18 @@ function renderOutputs(id, outputs) {
     }));
     actions.append(remove);
     const row = el('tr', {},
-      el('td', { textContent: o.id }),
-      el('td', { textContent: o.kind }),
-      el('td', { textContent: o.urls ? o.urls.map((u) => `${u.url} (${u.state})`).join(', ') : o.target }),
-      el('td', {}, state),
-      el('td', { textContent: kbps(o.bitrate_bps) }),
-      actions);
+      el('td', { textContent: o.id }), el('td', { textContent: o.kind }),
+      el('td'), el('td', {}, el('span')), el('td'), actions);
     row.dataset.output = o.id;
     return row;
-  }));
+  }, (row, o) => {
+    const cells = row.children;
+    cells[2].textContent = o.urls ? o.urls.map((u) => `${u.url} (${u.state})`).join(', ') : o.target;
+    const state = cells[3].firstChild;
+    badge(state, o.state);
+    state.title = o.reason || '';
+    cells[4].textContent = kbps(o.bitrate_bps);
+  });
 }
 
 function renderHealth(stats) {

@@ -36,13 +36,13 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct ErrorBody<'a> {
     error: Detail<'a>,
 }
 
-#[derive(Serialize)]
-struct Detail<'a> {
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Detail<'a> {
     code: &'a str,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,7 +101,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
+        let body = ErrorBody {
             error: Detail {
                 code: self.code(),
                 message: self.to_string(),

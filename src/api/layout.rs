@@ -32,7 +32,7 @@ pub async fn put(
 }
 
 /// `POST .../layout/pin`: `{"participant": "p2"}`, or `null` to unpin.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pin {
     pub participant: Option<String>,

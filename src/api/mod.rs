@@ -5,6 +5,7 @@ mod error;
 mod events;
 mod health;
 mod layout;
+mod openapi;
 mod outputs;
 pub mod prometheus;
 mod sessions;
@@ -54,6 +55,7 @@ impl From<Sessions> for ApiState {
 pub fn router(state: ApiState) -> Router {
     web::routes(Router::new())
         .route("/healthz", get(healthz))
+        .route("/v1/openapi.json", get(openapi::serve))
         .route("/v1/events", get(events::sessions))
         .route("/v1/sessions/{id}/events", get(events::session))
         .route("/metrics", get(health::metrics))

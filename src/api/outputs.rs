@@ -12,7 +12,7 @@ use super::ApiState;
 use super::error::{ApiError, parse_body};
 use crate::media::outputs::{OutputSpec, OutputStatus, UpdateError, rtmp};
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct OutputList {
     pub outputs: Vec<OutputStatus>,
 }
@@ -63,7 +63,7 @@ pub async fn create(
 }
 
 /// `PATCH`: what can change while an output runs.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputPatch {
     /// RTMP: the new URL list. URLs kept stay connected; new ones are

@@ -14,13 +14,13 @@ use crate::media::outputs::OutputSpec;
 use crate::room::RoomSpec;
 use crate::session::{Session, SessionConfig, SessionError, SessionInfo, SessionSummary, Sessions};
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct SessionList {
     pub sessions: Vec<SessionSummary>,
 }
 
 /// `POST /v1/sessions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSession {
     pub room: RoomSpec,
@@ -55,7 +55,7 @@ impl CreateSession {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 pub struct Stopped {
     pub id: String,
     /// Outputs that could not write their end in time.

@@ -24,7 +24,9 @@ use super::{MediaError, MediaEvent, element_safe};
 use crate::config::IngestConfig;
 
 /// Names a track across the session: whose, and which.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, schemars::JsonSchema,
+)]
 pub struct TrackKey {
     pub participant_id: String,
     pub track_id: String,
@@ -105,7 +107,7 @@ pub struct Ingest {
 }
 
 /// What the API shows of one peer connection.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct PeerStatus {
     pub peer: PeerId,
     pub connection: String,

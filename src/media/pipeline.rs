@@ -47,7 +47,7 @@ pub enum MediaEvent {
     },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ProgramStatus {
     pub width: u32,
     pub height: u32,

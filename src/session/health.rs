@@ -47,7 +47,7 @@ fn stats_log() -> StatsLog {
 
 /// A session's figures: what `/v1/sessions/{id}/stats` answers and the
 /// periodic event carries.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SessionStats {
     pub session: String,
     pub state: SessionState,

@@ -139,6 +139,23 @@ try {
   step('stopping the preview');
   await page.click('#preview-toggle');
   await page.waitForFunction(() => document.querySelector('#preview-toggle').textContent === 'Start preview');
+
+  step('starting a second session in the same room from the form, then stopping it');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${base}/#/`);
+  await page.locator('#sessions tbody tr').first().waitFor();
+  const room = await page.evaluate(async () => (await (await fetch('/v1/sessions')).json()).sessions[0].room);
+  await page.fill('#new-session input[name=room]', room.room);
+  // The form suggests the running session's server.
+  findings.suggested_url = await page.inputValue('#new-session input[name=url]');
+  await page.click('#new-session button[type=submit]');
+  await page.waitForFunction(() => /^#\/s\//.test(location.hash));
+  findings.second_session = await page.textContent('#session-id');
+  await page.waitForFunction(() => document.querySelectorAll('#roster li').length >= 3, null, { timeout: 20000 });
+  await page.click('#stop-session');
+  await page.waitForFunction(() => location.hash === '#/');
+  await page.waitForFunction(() => document.querySelectorAll('#sessions tbody tr').length === 1, null, { timeout: 20000 });
+  findings.sessions_after = await page.locator('#sessions tbody tr').count();
   findings.ok = true;
 } finally {
   await browser.close();

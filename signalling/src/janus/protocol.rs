@@ -14,7 +14,7 @@ pub const VIDEOROOM: &str = "janus.plugin.videoroom";
 
 /// A publisher (feed) or room id: a number, or a string when the room
 /// uses `string_ids`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum JanusId {
     Num(u64),

@@ -13,7 +13,7 @@ use super::{Canvas, Fit, Item, Member, Rect, Tile};
 /// The most slots a layout takes.
 const MAX_SLOTS: usize = 100;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Slot {
     /// Left edge, 0 to 1 of the canvas width.

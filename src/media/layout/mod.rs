@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use custom::Slot;
 pub use grid::grid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Canvas {
     pub width: u32,
@@ -32,7 +32,7 @@ pub struct Canvas {
 
 /// A tile's place on the canvas, in pixels. Sizes and offsets are even so
 /// that I420 chroma planes line up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Rect {
     pub x: i32,
     pub y: i32,
@@ -65,7 +65,9 @@ impl Rect {
 }
 
 /// The layouts there are.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// Everyone in rows and columns.
@@ -82,7 +84,9 @@ pub enum Kind {
 }
 
 /// How a picture fills a tile of another shape.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Fit {
     /// Scaled to fill the tile, the overflow cropped.
@@ -93,7 +97,9 @@ pub enum Fit {
 }
 
 /// Where a filmstrip runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Filmstrip {
     #[default]
@@ -105,7 +111,7 @@ pub enum Filmstrip {
 /// A layout as the API takes it: `{"kind": "speaker", ...options}`; every
 /// option has a default, and one that does not apply to the kind is
 /// refused rather than ignored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LayoutConfig {
     pub kind: Kind,

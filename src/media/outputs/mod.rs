@@ -36,8 +36,10 @@ use srt::{SrtMode, SrtOutput};
 /// Only deserialized: it holds secrets (stream keys, passphrases) that
 /// must never be written back out.
 /// JSON: `{"kind": "record", ...}` (see [`crate::tagged`]).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(remote = "Self", rename_all = "snake_case", deny_unknown_fields)]
+// The schema describes the wire form, tagged by `kind`.
+#[schemars(tag = "kind")]
 pub enum OutputSpec {
     /// Fragmented MP4 to `file:///path.mp4` or `s3://bucket/key.mp4`;
     /// `{session}`, `{start}` and `{part}` in the location are filled in.
@@ -457,7 +459,7 @@ pub trait OutputBin: Send + Sync {
     fn finish(&self, _timeout: Duration) {}
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum OutputState {
     Starting,
@@ -485,7 +487,7 @@ impl OutputState {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OutputStatus {
     pub id: String,
     pub kind: &'static str,

@@ -12,7 +12,7 @@ use crate::config::Secret;
 /// one (S3-compatible stores mostly ignore it).
 const DEFAULT_REGION: &str = "us-east-1";
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct S3Config {
     /// `http(s)://host[:port]` of an S3-compatible store; AWS by default.

@@ -6,7 +6,17 @@ use gst::prelude::*;
 use super::{OutputBin, add_sink_pad, annexb_parser, entry_queue, not_live};
 use crate::media::{MediaError, link_chain, make};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SrtMode {
     #[default]

@@ -29,7 +29,9 @@ use rtp::InboundRtp;
 use stall::{StallChange, StallDetector};
 
 /// Where in the pipeline a queue sits, in the order media flows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Inside a peer connection's webrtcbin.
@@ -64,7 +66,7 @@ impl Stage {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct QueueStats {
     pub stage: Stage,
     /// Whose queue: the peer, `participant/track`, the encoder or the
@@ -78,7 +80,7 @@ pub struct QueueStats {
     pub level: QueueLevel,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TrackStats {
     pub participant: String,
     pub track: String,
@@ -93,7 +95,7 @@ pub struct TrackStats {
     pub rtp: Option<InboundRtp>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ProgramStats {
     /// Composite frames so far, and per second now.
     pub frames: u64,
@@ -102,7 +104,7 @@ pub struct ProgramStats {
     pub stalled_s: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct EncoderStats {
     /// Encoded video frames so far, and per second now.
     pub frames: u64,
@@ -115,7 +117,7 @@ pub struct EncoderStats {
 }
 
 /// One session's figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct MediaStats {
     pub program: ProgramStats,
     pub encoder: EncoderStats,
@@ -329,7 +331,7 @@ fn top_level(pipeline: &gst::Pipeline, element: &gst::Element) -> Option<gst::El
 
 /// How many elements and pads a pipeline holds, sub-bins included: flat
 /// after a participant left means its track bins left nothing behind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PipelineCounts {
     pub elements: usize,
     pub pads: usize,

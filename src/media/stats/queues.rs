@@ -13,7 +13,7 @@ use gst::prelude::*;
 use serde::Serialize;
 
 /// How full one queue is, against its limits (0 = no limit).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct QueueLevel {
     pub buffers: u32,
     pub bytes: u32,

@@ -7,7 +7,7 @@ use gst::prelude::*;
 use serde::Serialize;
 
 /// One received RTP stream (an `inbound-rtp` entry), by its SSRC.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct InboundRtp {
     pub ssrc: u32,
     pub packets_received: u64,

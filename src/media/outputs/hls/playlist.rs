@@ -5,7 +5,7 @@ use serde::Deserialize;
 use crate::media::encode::RenditionKey;
 
 /// One variant as the API takes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     pub height: u32,

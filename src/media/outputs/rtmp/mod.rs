@@ -34,7 +34,7 @@ const TICK: Duration = Duration::from_millis(200);
 const LINK_DRAIN: Duration = Duration::from_secs(2);
 
 /// One URL as the API shows it: masked, with its connection state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct UrlStatus {
     pub url: String,
     #[serde(flatten)]

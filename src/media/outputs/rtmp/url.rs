@@ -80,7 +80,7 @@ pub fn backoff(attempt: u32) -> Duration {
 }
 
 /// One URL's connection, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum LinkState {
     /// Dialling, not yet sending.
