@@ -3,7 +3,8 @@
 //! `callcast demo`: the page lists the session, opens it, plays the WHEP
 //! preview (started from the keyboard) whose frame shows every
 //! participant's colour in its tile and moves, with sound; adds a
-//! recording and removes it from the page (the file is a whole MP4);
+//! recording and HLS and removes them from the page (a whole MP4, HLS
+//! variants ended);
 //! draws the charts and the pipeline graph; fits a phone's width; starts
 //! a second session in the same room from its form and stops it.
 //! Screenshots are kept in `target/tmp/web-page/`.
@@ -17,11 +18,11 @@ use std::time::{Duration, Instant};
 use common::*;
 
 /// Runs the page script; returns its findings.
-fn drive_page(base: &str, artifacts: &Path, record_to: &str) -> serde_json::Value {
+fn drive_page(base: &str, artifacts: &Path, record_to: &str, hls_to: &str) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/page.mjs");
     let mut child = dies_with_test(&mut Command::new("node"))
         .arg(&script)
-        .args([base, artifacts.to_str().unwrap(), record_to])
+        .args([base, artifacts.to_str().unwrap(), record_to, hls_to])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -53,11 +54,13 @@ fn the_page_in_chromium() {
     std::fs::create_dir_all(&artifacts).unwrap();
     let demo = Demo::start(&dir.path().join("demo.mp4"), 3, &[]);
     let added = dir.path().join("from-the-page.mp4");
+    let hls = dir.path().join("hls");
 
     let f = drive_page(
         &demo.http,
         &artifacts,
         &format!("file://{}", added.display()),
+        &format!("file://{}/", hls.display()),
     );
     eprintln!("screenshots in {}", artifacts.display());
     assert_eq!(f["ok"], true, "{f}");
@@ -100,6 +103,14 @@ fn the_page_in_chromium() {
     );
     assert_h264_aac(&added);
     assert!(duration_s(&added) > 2.0, "{}", duration_s(&added));
+    // HLS too, with the page's default variants, finished.
+    assert_eq!(f["added_hls"], "hls-3", "{f}");
+    let index = std::fs::read_to_string(hls.join("index.m3u8")).unwrap();
+    assert_eq!(index.matches("#EXT-X-STREAM-INF").count(), 2, "{index}");
+    for variant in ["720p", "360p"] {
+        let playlist = std::fs::read_to_string(hls.join(variant).join("playlist.m3u8")).unwrap();
+        assert!(playlist.contains("#EXT-X-ENDLIST"), "{variant}: {playlist}");
+    }
 
     // Charts, graph, phone width, screenshots.
     assert!(

@@ -272,6 +272,12 @@ addForm.addEventListener('submit', (e) => {
   if (kind === 'rtmp') spec.urls = f.urls.value.split('\n').map((u) => u.trim()).filter(Boolean);
   if (kind === 'srt') Object.assign(spec, { url: f.srt_url.value, mode: f.mode.value });
   if (kind === 'record' || kind === 'hls') spec.location = f.location.value;
+  if (kind === 'hls') {
+    spec.variants = f.variants.value.split(',').map((v) => {
+      const [height, kbps] = v.split(':').map((n) => Number(n.trim()));
+      return { height, video_kbps: kbps };
+    });
+  }
   attempt('Adding the output', async () => {
     const o = await api('POST', `/v1/sessions/${current.id}/outputs`, spec);
     say(`${o.id} added.`);

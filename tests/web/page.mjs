@@ -4,12 +4,12 @@
 // and saves screenshots. Prints one JSON line of findings for the Rust
 // test (tests/web_page.rs) to judge.
 //
-// node page.mjs <base URL> <artifacts dir> <recording location for the added output>
+// node page.mjs <base URL> <artifacts dir> <recording location> <HLS location>
 
 import { writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
-const [base, artifacts, recordTo] = process.argv.slice(2);
+const [base, artifacts, recordTo, hlsTo] = process.argv.slice(2);
 const findings = {};
 const started = Date.now();
 const step = (name) => process.stderr.write(`page: ${((Date.now() - started) / 1000).toFixed(1)} s: ${name}\n`);
@@ -101,26 +101,33 @@ try {
   });
   await page.screenshot({ path: `${artifacts}/session.png`, fullPage: true });
 
-  step('adding an output from the page');
-  const before = await page.$$eval('#outputs tbody tr', (rows) => rows.map((r) => r.dataset.output));
-  await page.selectOption('#add-output select[name=kind]', 'record');
-  await page.fill('#add-output input[name=location]', recordTo);
-  await page.click('#add-output button[type=submit]');
-  const id = await (await page.waitForFunction((before) => {
-    const row = [...document.querySelectorAll('#outputs tbody tr')].find((r) => !before.includes(r.dataset.output));
-    return row && row.dataset.output;
-  }, before, { timeout: 15000 })).jsonValue();
-  await page.waitForFunction((id) => {
-    const r = document.querySelector(`#outputs tr[data-output="${id}"]`);
-    return r && r.textContent.includes('live') && !r.textContent.includes(' 0 kb/s');
-  }, id, { timeout: 20000 });
-  findings.added_output = id;
-  await page.waitForTimeout(3000);
+  // Adds an output of `kind` from the form (`fill` sets its fields),
+  // waits for it to run, removes it; returns its id.
+  const addAndRemove = async (kind, fill) => {
+    const before = await page.$$eval('#outputs tbody tr', (rows) => rows.map((r) => r.dataset.output));
+    await page.selectOption('#add-output select[name=kind]', kind);
+    await fill();
+    await page.click('#add-output button[type=submit]');
+    const id = await (await page.waitForFunction((before) => {
+      const row = [...document.querySelectorAll('#outputs tbody tr')].find((r) => !before.includes(r.dataset.output));
+      return row && row.dataset.output;
+    }, before, { timeout: 15000 })).jsonValue();
+    await page.waitForFunction((id) => {
+      const r = document.querySelector(`#outputs tr[data-output="${id}"]`);
+      return r && r.textContent.includes('live') && !r.textContent.includes(' 0 kb/s');
+    }, id, { timeout: 20000 });
+    await page.waitForTimeout(3000);
+    step(`removing ${id}`);
+    await page.click(`#outputs tr[data-output="${id}"] button.danger`);
+    await page.waitForFunction((id) => !document.querySelector(`#outputs tr[data-output="${id}"]`), id, { timeout: 20000 });
+    return id;
+  };
 
-  step('removing it');
-  await page.click(`#outputs tr[data-output="${id}"] button.danger`);
-  await page.waitForFunction((id) => !document.querySelector(`#outputs tr[data-output="${id}"]`), id, { timeout: 20000 });
-  findings.removed_output = id;
+  step('adding a recording from the page');
+  findings.added_output = await addAndRemove('record', () => page.fill('#add-output input[name=location]', recordTo));
+  findings.removed_output = findings.added_output;
+  step('adding HLS from the page');
+  findings.added_hls = await addAndRemove('hls', () => page.fill('#add-output input[name=location]', hlsTo));
   findings.outputs_left = await page.$$eval('#outputs tbody tr', (rows) => rows.map((r) => r.dataset.output));
 
   step('the charts and the graph');
