@@ -38,7 +38,10 @@ struct Route {
     path: &'static str,
     summary: &'static str,
     takes: Takes,
-    gives: Vec<(u16, Gives)>,
+    /// The success status and what it gives.
+    ok: (u16, Gives),
+    /// Statuses that come with the API's JSON error body.
+    errors: &'static [u16],
 }
 
 /// Response schemas: what the server writes (serialize contract), as
@@ -66,8 +69,13 @@ impl Schemas {
         }
     }
 
+    /// A reference to `T`'s response schema.
+    fn schema<T: JsonSchema>(&mut self) -> Value {
+        self.responses.subschema_for::<T>().to_value()
+    }
+
     fn out<T: JsonSchema>(&mut self) -> Gives {
-        Gives::Json(self.responses.subschema_for::<T>().to_value())
+        Gives::Json(self.schema::<T>())
     }
 
     fn takes<T: JsonSchema>(&mut self) -> Takes {
@@ -76,201 +84,185 @@ impl Schemas {
 }
 
 fn routes(s: &mut Schemas) -> Vec<Route> {
-    let error = |s: &mut Schemas| s.out::<ErrorBody>();
-    let route = |method, path, summary, takes, gives| Route {
+    use Gives::Other;
+    use Takes::{Nothing, Sdp};
+    let route = |method, path, summary, takes, ok, errors| Route {
         method,
         path,
         summary,
         takes,
-        gives,
+        ok,
+        errors,
     };
-    use Takes::Nothing;
+    let ok_status = json!({"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]});
     vec![
         route(
             "get",
             "/healthz",
             "Liveness",
             Nothing,
-            vec![(
-                200,
-                Gives::Json(
-                    json!({"type": "object", "properties": {"status": {"const": "ok"}}, "required": ["status"]}),
-                ),
-            )],
+            (200, Gives::Json(ok_status)),
+            &[],
         ),
         route(
             "get",
             "/metrics",
             "Every session's figures in the Prometheus text format",
             Nothing,
-            vec![(200, Gives::Other("text/plain"))],
+            (200, Other("text/plain")),
+            &[],
         ),
         route(
             "get",
             "/v1/openapi.json",
             "This document",
             Nothing,
-            vec![(200, Gives::Json(json!({"type": "object"})))],
+            (200, Gives::Json(json!({"type": "object"}))),
+            &[],
         ),
         route(
             "get",
             "/v1/events",
             "Server-sent events: `update` with the sessions list every 2 s",
             Nothing,
-            vec![(200, Gives::Other("text/event-stream"))],
+            (200, Other("text/event-stream")),
+            &[],
         ),
         route(
             "get",
             "/v1/sessions",
             "The sessions",
             Nothing,
-            vec![(200, s.out::<SessionList>())],
+            (200, s.out::<SessionList>()),
+            &[],
         ),
         route(
             "post",
             "/v1/sessions",
             "Start a session",
             s.takes::<CreateSession>(),
-            vec![
-                (201, s.out::<SessionInfo>()),
-                (400, error(s)),
-                (422, error(s)),
-            ],
+            (201, s.out::<SessionInfo>()),
+            &[400, 422],
         ),
         route(
             "get",
             "/v1/sessions/{id}",
             "A session: state, roster, layout, peers, outputs, program",
             Nothing,
-            vec![(200, s.out::<SessionInfo>()), (404, error(s))],
+            (200, s.out::<SessionInfo>()),
+            &[404],
         ),
         route(
             "delete",
             "/v1/sessions/{id}",
             "Leave the room, finalize the outputs, stop",
             Nothing,
-            vec![(200, s.out::<Stopped>()), (404, error(s))],
+            (200, s.out::<Stopped>()),
+            &[404],
         ),
         route(
             "get",
             "/v1/sessions/{id}/events",
             "Server-sent events: `update` with the session and its stats every second; `gone` at its end",
             Nothing,
-            vec![(200, Gives::Other("text/event-stream")), (404, error(s))],
+            (200, Other("text/event-stream")),
+            &[404],
         ),
         route(
             "get",
             "/v1/sessions/{id}/stats",
             "The session's health figures",
             Nothing,
-            vec![(200, s.out::<SessionStats>()), (404, error(s))],
+            (200, s.out::<SessionStats>()),
+            &[404],
         ),
         route(
             "get",
             "/v1/sessions/{id}/graph",
             "The live pipeline: `?format=dot` (default) or `svg`",
             Nothing,
-            vec![
-                (200, Gives::Other("text/vnd.graphviz")),
-                (404, error(s)),
-                (422, error(s)),
-            ],
+            (200, Other("text/vnd.graphviz")),
+            &[404, 422],
         ),
         route(
             "get",
             "/v1/sessions/{id}/layout",
             "The layout in use and every tile",
             Nothing,
-            vec![(200, s.out::<LayoutView>()), (404, error(s))],
+            (200, s.out::<LayoutView>()),
+            &[404],
         ),
         route(
             "put",
             "/v1/sessions/{id}/layout",
             "A new layout",
             s.takes::<LayoutConfig>(),
-            vec![
-                (200, s.out::<LayoutView>()),
-                (400, error(s)),
-                (404, error(s)),
-                (422, error(s)),
-            ],
+            (200, s.out::<LayoutView>()),
+            &[400, 404, 422],
         ),
         route(
             "post",
             "/v1/sessions/{id}/layout/pin",
             "Feature a participant (`null` unpins)",
             s.takes::<super::layout::Pin>(),
-            vec![
-                (200, s.out::<LayoutView>()),
-                (400, error(s)),
-                (404, error(s)),
-                (422, error(s)),
-            ],
+            (200, s.out::<LayoutView>()),
+            &[400, 404, 422],
         ),
         route(
             "get",
             "/v1/sessions/{id}/outputs",
             "The outputs with their state",
             Nothing,
-            vec![(200, s.out::<OutputList>()), (404, error(s))],
+            (200, s.out::<OutputList>()),
+            &[404],
         ),
         route(
             "post",
             "/v1/sessions/{id}/outputs",
             "Add an output to the running program",
             s.takes::<OutputSpec>(),
-            vec![
-                (201, s.out::<OutputStatus>()),
-                (400, error(s)),
-                (404, error(s)),
-                (422, error(s)),
-            ],
+            (201, s.out::<OutputStatus>()),
+            &[400, 404, 422],
         ),
         route(
             "get",
             "/v1/sessions/{id}/outputs/{oid}",
             "One output",
             Nothing,
-            vec![(200, s.out::<OutputStatus>()), (404, error(s))],
+            (200, s.out::<OutputStatus>()),
+            &[404],
         ),
         route(
             "patch",
             "/v1/sessions/{id}/outputs/{oid}",
             "RTMP: a new URL list",
             s.takes::<OutputPatch>(),
-            vec![
-                (200, s.out::<OutputStatus>()),
-                (400, error(s)),
-                (404, error(s)),
-                (422, error(s)),
-            ],
+            (200, s.out::<OutputStatus>()),
+            &[400, 404, 422],
         ),
         route(
             "delete",
             "/v1/sessions/{id}/outputs/{oid}",
             "Finalize and remove an output",
             Nothing,
-            vec![(200, s.out::<OutputStatus>()), (404, error(s))],
+            (200, s.out::<OutputStatus>()),
+            &[404],
         ),
         route(
             "post",
             "/v1/sessions/{id}/whep",
             "WHEP: a viewer's SDP offer in, the answer out",
-            Takes::Sdp,
-            vec![
-                (201, Gives::Other("application/sdp")),
-                (404, error(s)),
-                (415, error(s)),
-                (422, error(s)),
-                (429, error(s)),
-            ],
+            Sdp,
+            (201, Other("application/sdp")),
+            &[404, 415, 422, 429],
         ),
         route(
             "delete",
             "/v1/sessions/{id}/whep/{viewer}",
             "End a WHEP viewer",
             Nothing,
-            vec![(200, Gives::Nothing), (404, error(s))],
+            (200, Gives::Nothing),
+            &[404],
         ),
     ]
 }
@@ -284,6 +276,7 @@ pub fn document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
     DOC.get_or_init(|| {
         let mut schemas = Schemas::new();
+        let error = schemas.schema::<ErrorBody>();
         let mut paths = Map::new();
         for r in routes(&mut schemas) {
             let mut op = Map::new();
@@ -307,7 +300,8 @@ pub fn document() -> &'static Value {
                 }
             }
             let mut responses = Map::new();
-            for (status, gives) in r.gives {
+            let errors = r.errors.iter().map(|&e| (e, Gives::Json(error.clone())));
+            for (status, gives) in std::iter::once(r.ok).chain(errors) {
                 let mut resp = Map::new();
                 resp.insert("description".into(), status_text(status).into());
                 match gives {
