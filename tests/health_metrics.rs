@@ -199,13 +199,15 @@ async fn metrics_stats_graph_and_slow_stages() {
     assert_eq!(dot.headers()["content-type"], "text/vnd.graphviz");
     let dot = dot.text().await.unwrap();
     assert!(dot.starts_with("digraph") && dot.contains("enc-video-queue"));
+    assert!(!dot.contains(KEY), "a stream key in the graph");
     let svg = http
         .get(format!("{graph}?format=svg"))
         .send()
         .await
         .unwrap();
     assert_eq!(svg.headers()["content-type"], "image/svg+xml");
-    assert!(svg.text().await.unwrap().contains("<svg"));
+    let svg = svg.text().await.unwrap();
+    assert!(svg.contains("<svg") && !svg.contains(KEY));
     for (query, field) in [("format=png", "format"), ("size=9", "size")] {
         let (status, err) = send(http.get(format!("{graph}?{query}"))).await;
         assert_eq!(

@@ -190,10 +190,13 @@ impl SessionMedia {
         )
     }
 
-    /// The pipeline as Graphviz DOT, every detail in.
+    /// The pipeline as Graphviz DOT: elements, pads, caps and states.
+    /// Not element properties: sinks hold stream keys, passphrases and
+    /// S3 keys in theirs.
     pub fn graph(&self) -> String {
+        use gst::DebugGraphDetails as D;
         self.pipeline
-            .debug_to_dot_data(gst::DebugGraphDetails::all())
+            .debug_to_dot_data(D::MEDIA_TYPE | D::CAPS_DETAILS | D::STATES)
             .to_string()
     }
 
