@@ -278,7 +278,7 @@ impl Session {
             .outputs
             .statuses()
             .iter()
-            .filter(|o| o.kind == "whep" && !matches!(o.state, OutputState::Failed { .. }))
+            .filter(|o| o.kind == whep::KIND && !matches!(o.state, OutputState::Failed { .. }))
             .count();
         if viewers >= MAX_VIEWERS {
             return Err(ViewerError::TooMany);
@@ -318,7 +318,7 @@ impl Session {
             .outputs
             .statuses()
             .into_iter()
-            .filter(|o| o.kind == "whep" && matches!(o.state, OutputState::Failed { .. }))
+            .filter(|o| o.kind == whep::KIND && matches!(o.state, OutputState::Failed { .. }))
             .map(|o| o.id)
             .collect();
         for id in gone {

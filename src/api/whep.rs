@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 
 use super::ApiState;
 use super::error::ApiError;
+use crate::media::outputs::whep;
 use crate::session::ViewerError;
 
 const SDP: &str = "application/sdp";
@@ -59,7 +60,7 @@ pub async fn delete(
         .media()
         .outputs
         .status(&viewer)
-        .is_some_and(|o| o.kind == "whep");
+        .is_some_and(|o| o.kind == whep::KIND);
     if !is_viewer {
         return Err(ApiError::OutputNotFound(viewer));
     }

@@ -118,7 +118,7 @@ fn log_stats(stats: &SessionStats, cpu_cores: f64, full: bool) {
         .map(|t| t.fps)
         .reduce(f64::min)
         .unwrap_or(0.0);
-    let full_queues = m.queues.iter().filter(|q| q.fill >= 0.9).count();
+    let full_queues = m.queues.iter().filter(|q| q.is_full()).count();
     let live_outputs = m
         .outputs
         .iter()

@@ -80,6 +80,15 @@ pub struct QueueStats {
     pub level: QueueLevel,
 }
 
+/// A queue at least this full counts as full.
+const FULL: f64 = 0.9;
+
+impl QueueStats {
+    pub fn is_full(&self) -> bool {
+        self.fill >= FULL
+    }
+}
+
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TrackStats {
     pub participant: String,

@@ -7,9 +7,6 @@ use super::{QueueStats, Stage};
 /// How long the program may go without a frame before it counts as stalled.
 pub const STALL_AFTER: Duration = Duration::from_secs(2);
 
-/// A queue at least this full is full.
-const FULL: f64 = 0.9;
-
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StallChange {
     /// No frame for `Duration`.
@@ -62,7 +59,7 @@ impl StallDetector {
 /// The full queues, downstream first, and the stage that drains the most
 /// downstream of them: where the program backs up from.
 pub fn backed_up(queues: &[QueueStats]) -> (Option<Stage>, Vec<&QueueStats>) {
-    let mut full: Vec<&QueueStats> = queues.iter().filter(|q| q.fill >= FULL).collect();
+    let mut full: Vec<&QueueStats> = queues.iter().filter(|q| q.is_full()).collect();
     full.sort_by(|a, b| b.stage.cmp(&a.stage).then_with(|| a.owner.cmp(&b.owner)));
     (full.first().map(|q| q.stage.drained_by()), full)
 }

@@ -19,6 +19,9 @@ use crate::media::encode::Feed;
 use crate::media::{MediaError, link_chain, make, webrtc};
 pub use offer::{Choice, OfferError};
 
+/// The output kind viewers are listed as.
+pub const KIND: &str = "whep";
+
 /// How long ICE gathering may take before the answer goes out with the
 /// candidates found so far.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -222,7 +225,7 @@ fn negotiate(webrtcbin: &gst::Element, offer: &str) -> Result<String, MediaError
 
 impl OutputBin for WhepViewer {
     fn kind(&self) -> &'static str {
-        "whep"
+        KIND
     }
 
     fn bin(&self) -> &gst::Bin {
