@@ -87,6 +87,10 @@ impl IceConfig {
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -96,4 +100,41 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<secret>")
     }
+}
+
+/// `callcast serve --config FILE` (JSON): what the operator sets once.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub api: ApiConfig,
+    pub outputs: OutputPolicyConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Bearer tokens, any of which opens the API (with those of
+    /// `CALLCAST_API_TOKEN`); none leaves it open.
+    pub tokens: Vec<Secret>,
+    /// How long a WHEP viewer token lasts.
+    pub viewer_token_ttl_s: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            tokens: Vec::new(),
+            viewer_token_ttl_s: 600,
+        }
+    }
+}
+
+/// Where outputs may send to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputPolicyConfig {
+    /// Networks (`10.0.0.0/8`, an address), host names
+    /// (`live.example.com`) and domains (`*.example.com`) that RTMP, SRT
+    /// and S3 endpoints may name; empty allows any.
+    pub allowed_destinations: Vec<String>,
 }

@@ -85,6 +85,12 @@ enum Command {
         /// Path-style S3 addressing (most S3-compatible stores want it).
         #[arg(long, env = "CALLCAST_S3_PATH_STYLE")]
         s3_path_style: bool,
+        /// Settings file (JSON): API tokens, viewer token life, allowed
+        /// output destinations. API tokens also come from
+        /// CALLCAST_API_TOKEN (comma-separated); with any, every route but
+        /// /healthz needs one.
+        #[arg(long, env = "CALLCAST_CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Join a room as a hidden bot and record it.
     Join {
@@ -337,14 +343,17 @@ fn main() -> ExitCode {
                 s3_endpoint,
                 s3_region,
                 s3_path_style,
+                config,
             } => {
                 let s3 = callcast::serve::s3_defaults(s3_endpoint, s3_region, s3_path_style)?;
+                let config = callcast::serve::load_config(config.as_deref())?;
                 let opts = callcast::serve::ServeOptions {
                     http,
                     ice: IceConfig {
                         local_addresses: ice_addresses,
                     },
                     s3,
+                    config,
                 };
                 callcast::serve::run(opts, shutdown_signal()).await
             }

@@ -9,8 +9,8 @@ use anyhow::{Context, bail};
 use callcast_signalling::RoomAdapter;
 use tokio::time::Instant;
 
-use crate::api::HttpServer;
-use crate::config::{IceConfig, IngestConfig};
+use crate::api::{ApiState, HttpServer};
+use crate::config::{IceConfig, IngestConfig, ServerConfig};
 use crate::media::outputs::OutputSpec;
 use crate::session::{RoomInfo, Session, SessionConfig, Sessions};
 
@@ -36,7 +36,13 @@ impl RecordingSession {
     ) -> anyhow::Result<Self> {
         let record = absolute(record)?;
         let sessions = Sessions::default();
-        let http = HttpServer::bind(http, sessions.clone())
+        // The demo's and join's API take CALLCAST_API_TOKEN as serve does.
+        let state = ApiState {
+            sessions: sessions.clone(),
+            auth: crate::serve::api_auth(&ServerConfig::default())?,
+            ..ApiState::default()
+        };
+        let http = HttpServer::bind(http, state)
             .await
             .with_context(|| format!("listening on {http}"))?;
         let cfg = SessionConfig {

@@ -1,13 +1,20 @@
 //! `callcast serve`: the HTTP API alone; sessions come and go over it.
 //! A signal stops every session (outputs finalized) before exit.
+//!
+//! The operator's settings come from a JSON file (`--config`, see
+//! [`ServerConfig`]) and the environment: API tokens from
+//! `CALLCAST_API_TOKEN` (comma-separated) and S3 keys from
+//! `CALLCAST_S3_*`, never from the command line, where `ps` shows them.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::api::{ApiState, HttpServer, stop_all};
-use crate::config::{IceConfig, IngestConfig};
+use crate::api::{ApiState, Auth, Destinations, HttpServer, stop_all};
+use crate::config::{IceConfig, IngestConfig, Secret, ServerConfig};
 use crate::media::outputs::s3::S3Config;
 use crate::session::Sessions;
 
@@ -18,6 +25,39 @@ pub struct ServeOptions {
     pub ice: IceConfig,
     /// S3 settings for outputs whose request leaves them out.
     pub s3: S3Config,
+    pub config: ServerConfig,
+}
+
+/// Reads the config file, if any.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<ServerConfig> {
+    let Some(path) = path else {
+        return Ok(ServerConfig::default());
+    };
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let de = &mut serde_json::Deserializer::from_slice(&text);
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| anyhow::anyhow!("{}: {} at {}", path.display(), e.inner(), e.path()))
+}
+
+/// The API's tokens: the config's and `CALLCAST_API_TOKEN`'s.
+pub fn api_auth(config: &ServerConfig) -> anyhow::Result<Auth> {
+    let mut tokens = config.api.tokens.clone();
+    if let Ok(env) = std::env::var("CALLCAST_API_TOKEN") {
+        tokens.extend(
+            env.split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
+        );
+    }
+    if tokens.iter().any(|t| t.expose().len() < 16) {
+        anyhow::bail!("API tokens must be at least 16 characters");
+    }
+    let ttl = config.api.viewer_token_ttl_s;
+    if !(1..=86_400).contains(&ttl) {
+        anyhow::bail!("api.viewer_token_ttl_s must be from 1 to 86400");
+    }
+    Ok(Auth::new(&tokens, Duration::from_secs(ttl)))
 }
 
 /// The server's S3 defaults: endpoint and region from the options, keys
@@ -43,6 +83,15 @@ pub fn s3_defaults(
 }
 
 pub async fn run(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let auth = api_auth(&opts.config)?;
+    let destinations = Destinations::parse(&opts.config.outputs.allowed_destinations)
+        .map_err(|e| anyhow::anyhow!("outputs.allowed_destinations: {e}"))?;
+    if !auth.enabled() && !opts.http.ip().is_loopback() {
+        tracing::warn!(
+            addr = %opts.http,
+            "the API is open to the network without a token: set CALLCAST_API_TOKEN"
+        );
+    }
     crate::media::init()?;
     let sessions = Sessions::default();
     let state = ApiState {
@@ -52,6 +101,8 @@ pub async fn run(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> anyh
             ..IngestConfig::default()
         },
         s3: opts.s3,
+        auth,
+        destinations,
     };
     let http = HttpServer::bind(opts.http, state)
         .await

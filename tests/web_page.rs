@@ -7,6 +7,9 @@
 //! variants ended);
 //! draws the charts and the pipeline graph; fits a phone's width; starts
 //! a second session in the same room from its form and stops it.
+//! The API wants a token (`CALLCAST_API_TOKEN`): the browser gives it as
+//! a Basic password, as a user would when asked, and the preview plays
+//! with a viewer token the page gets for it.
 //! Screenshots are kept in `target/tmp/web-page/`.
 
 mod common;
@@ -17,12 +20,14 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+const TOKEN: &str = "web-page-test-token-0123456789";
+
 /// Runs the page script; returns its findings.
 fn drive_page(base: &str, artifacts: &Path, record_to: &str, hls_to: &str) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/page.mjs");
     let mut child = dies_with_test(&mut Command::new("node"))
         .arg(&script)
-        .args([base, artifacts.to_str().unwrap(), record_to, hls_to])
+        .args([base, artifacts.to_str().unwrap(), record_to, hls_to, TOKEN])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -42,7 +47,7 @@ fn drive_page(base: &str, artifacts: &Path, record_to: &str, hls_to: &str) -> se
 
 /// The room server the demo's session is in.
 fn room_url(demo: &Demo) -> String {
-    let (_, info) = get_json(&demo.session_url);
+    let (_, info) = get_json_with(&demo.session_url, Some(TOKEN));
     info["room"]["url"].as_str().unwrap().to_string()
 }
 
@@ -52,7 +57,11 @@ fn the_page_in_chromium() {
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-page");
     let _ = std::fs::remove_dir_all(&artifacts);
     std::fs::create_dir_all(&artifacts).unwrap();
-    let demo = Demo::start(&dir.path().join("demo.mp4"), 3, &[]);
+    let mut cmd = Demo::command(&dir.path().join("demo.mp4"), 3, &[]);
+    cmd.env("CALLCAST_API_TOKEN", TOKEN);
+    let demo = Demo::spawn(cmd);
+    let (status, _) = get_json(&demo.session_url);
+    assert_eq!(status, 401, "the API wants the token");
     let added = dir.path().join("from-the-page.mp4");
     let hls = dir.path().join("hls");
 
@@ -82,7 +91,7 @@ fn the_page_in_chromium() {
         height,
         rgb: std::fs::read(artifacts.join("preview-frame.rgb")).unwrap(),
     };
-    let (_, layout) = get_json(&format!("{}/layout", demo.session_url));
+    let (_, layout) = get_json_with(&format!("{}/layout", demo.session_url), Some(TOKEN));
     let mut colours: Vec<_> = layout["tiles"]
         .as_array()
         .unwrap()

@@ -227,7 +227,10 @@ $('#preview-toggle').addEventListener('click', () => {
   const button = $('#preview-toggle');
   button.disabled = true;
   attempt('Starting the preview', async () => {
-    current.preview = await play($('#preview'), `/v1/sessions/${current.id}/whep`, (state) => {
+    // The player gets a viewer token, as an outside WHEP player would.
+    const base = `/v1/sessions/${current.id}`;
+    const { token } = await api('POST', `${base}/whep-token`);
+    current.preview = await play($('#preview'), `${base}/whep`, token, (state) => {
       $('#preview-state').textContent = state;
     });
     button.textContent = 'Stop preview';

@@ -1,5 +1,7 @@
 // A WHEP player: offers to receive video and audio, posts the offer with
-// every ICE candidate in it, and plays what comes back in `video`.
+// every ICE candidate in it, and plays what comes back in `video`. The
+// token (a viewer token for this session) goes as a bearer token, as WHEP
+// says.
 
 function gathered(pc) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
@@ -16,7 +18,8 @@ function gathered(pc) {
   });
 }
 
-export async function play(video, whepUrl, onState) {
+export async function play(video, whepUrl, token, onState) {
+  const authorization = `Bearer ${token}`;
   const pc = new RTCPeerConnection();
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.addTransceiver('audio', { direction: 'recvonly' });
@@ -30,7 +33,7 @@ export async function play(video, whepUrl, onState) {
   await gathered(pc);
   const resp = await fetch(whepUrl, {
     method: 'POST',
-    headers: { 'content-type': 'application/sdp' },
+    headers: { 'content-type': 'application/sdp', authorization },
     body: pc.localDescription.sdp,
   });
   if (resp.status !== 201) {
@@ -47,7 +50,8 @@ export async function play(video, whepUrl, onState) {
       pc.close();
       video.srcObject = null;
       // keepalive: the DELETE still goes out when the page is closing.
-      await fetch(location, { method: 'DELETE', keepalive: true }).catch(() => {});
+      await fetch(location, { method: 'DELETE', headers: { authorization }, keepalive: true })
+        .catch(() => {});
     },
   };
 }

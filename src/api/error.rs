@@ -2,6 +2,8 @@
 //! `{"error": {"code": "...", "message": "...", "field": "..."}}`.
 
 use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -32,6 +34,12 @@ pub enum ApiError {
     UnsupportedMediaType(&'static str),
     #[error("{0}")]
     TooMany(String),
+    /// No token, or not one good for this route.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The body is over the limit (bytes).
+    #[error("the body is larger than {0} bytes")]
+    TooLarge(usize),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -70,6 +78,8 @@ impl ApiError {
             ApiError::InvalidField { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,6 +94,8 @@ impl ApiError {
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::TooMany(_) => "too_many",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::TooLarge(_) => "too_large",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -94,6 +106,7 @@ impl ApiError {
             ApiError::OutputNotFound(_) => Some("oid".into()),
             ApiError::InvalidBody { field, .. } => field.clone(),
             ApiError::InvalidField { field, .. } => Some(field.clone()),
+            ApiError::TooLarge(_) => Some("body".into()),
             _ => None,
         }
     }
@@ -109,6 +122,30 @@ impl IntoResponse for ApiError {
             },
         };
         (self.status(), Json(body)).into_response()
+    }
+}
+
+/// Most bytes a request body may hold (an SDP offer is a few kB).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// A request body, read whole up to [`MAX_BODY`]; over it, the API's 413.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(Body)
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(MAX_BODY),
+                _ => ApiError::InvalidBody {
+                    field: None,
+                    message: e.body_text(),
+                    malformed: true,
+                },
+            })
     }
 }
 

@@ -2,12 +2,11 @@
 //! is pinned.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use serde::Deserialize;
 
 use super::ApiState;
-use super::error::{ApiError, parse_body};
+use super::error::{ApiError, Body, parse_body};
 use crate::media::layout::LayoutConfig;
 use crate::session::{LayoutView, PinError};
 
@@ -23,7 +22,7 @@ pub async fn get(
 pub async fn put(
     State(state): State<ApiState>,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<LayoutView>, ApiError> {
     let s = state.session(id)?;
     let config: LayoutConfig = parse_body(&body)?;
@@ -41,7 +40,7 @@ pub struct Pin {
 pub async fn pin(
     State(state): State<ApiState>,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<LayoutView>, ApiError> {
     let s = state.session(id)?;
     let Pin { participant } = parse_body(&body)?;

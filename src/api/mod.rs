@@ -1,6 +1,8 @@
 //! The HTTP API (axum). Handlers only read session state or hand work to
 //! sessions; nothing here blocks on GStreamer.
 
+pub mod auth;
+pub mod destinations;
 mod error;
 mod events;
 mod health;
@@ -15,11 +17,14 @@ mod whep;
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use auth::Auth;
+pub use destinations::Destinations;
 pub use error::ApiError;
 pub use sessions::stop_all;
 
@@ -34,6 +39,10 @@ pub struct ApiState {
     pub ingest: IngestConfig,
     /// S3 settings for outputs whose request leaves them out.
     pub s3: S3Config,
+    /// Who may call the API.
+    pub auth: Auth,
+    /// Where outputs may send to.
+    pub destinations: Destinations,
 }
 
 impl ApiState {
@@ -71,6 +80,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/sessions/{id}/stats", get(health::stats))
         .route("/v1/sessions/{id}/graph", get(health::graph))
         .route("/v1/sessions/{id}/layout/pin", post(layout::pin))
+        .route("/v1/sessions/{id}/whep-token", post(whep::token))
         .route("/v1/sessions/{id}/whep", post(whep::create))
         .route("/v1/sessions/{id}/whep/{viewer}", delete(whep::delete))
         .route(
@@ -85,6 +95,11 @@ pub fn router(state: ApiState) -> Router {
         )
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(error::MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
         .with_state(state)
 }
 

@@ -11,6 +11,7 @@ use schemars::generate::{Contract, SchemaSettings};
 use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
+use super::auth::ViewerToken;
 use super::error::ErrorBody;
 use super::outputs::{OutputList, OutputPatch};
 use super::sessions::{CreateSession, SessionList, Stopped};
@@ -250,6 +251,14 @@ fn routes(s: &mut Schemas) -> Vec<Route> {
         ),
         route(
             "post",
+            "/v1/sessions/{id}/whep-token",
+            "A short-lived token for this session's WHEP routes only",
+            Nothing,
+            (200, s.out::<ViewerToken>()),
+            &[404],
+        ),
+        route(
+            "post",
             "/v1/sessions/{id}/whep",
             "WHEP: a viewer's SDP offer in, the answer out",
             Sdp,
@@ -290,6 +299,7 @@ pub fn document() -> &'static Value {
             if !params.is_empty() {
                 op.insert("parameters".into(), params.into());
             }
+            let has_body = !matches!(r.takes, Takes::Nothing);
             match r.takes {
                 Takes::Nothing => {}
                 Takes::Json(schema) => {
@@ -299,8 +309,17 @@ pub fn document() -> &'static Value {
                     op.insert("requestBody".into(), json!({"required": true, "content": media("application/sdp", json!({"type": "string"}))}));
                 }
             }
+            // Every route but /healthz needs a token when tokens are set;
+            // every body has a size limit.
+            let open = r.path == "/healthz";
+            if open {
+                op.insert("security".into(), json!([]));
+            }
+            let common = [(!open).then_some(401), has_body.then_some(413)];
             let mut responses = Map::new();
-            let errors = r.errors.iter().map(|&e| (e, Gives::Json(error.clone())));
+            let errors = (r.errors.iter().copied())
+                .chain(common.into_iter().flatten())
+                .map(|e| (e, Gives::Json(error.clone())));
             for (status, gives) in std::iter::once(r.ok).chain(errors) {
                 let mut resp = Map::new();
                 resp.insert("description".into(), status_text(status).into());
@@ -335,7 +354,17 @@ pub fn document() -> &'static Value {
                 "description": "Records and live-streams video calls: sessions, layouts, outputs, health and a WHEP preview."
             },
             "paths": paths,
-            "components": { "schemas": components },
+            "components": {
+                "schemas": components,
+                "securitySchemes": {
+                    "token": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "An API token (CALLCAST_API_TOKEN); on a session's WHEP routes, also one of its viewer tokens. Needed only when the server has tokens."
+                    }
+                }
+            },
+            "security": [{ "token": [] }],
         })
     })
 }
@@ -346,6 +375,8 @@ fn status_text(status: u16) -> &'static str {
         201 => "Created",
         400 => "The body is not JSON",
         404 => "No such session, output or route",
+        401 => "No token, or not one good for this route",
+        413 => "The body is over 64 KiB",
         415 => "The body is not of the type the route takes",
         422 => "A field is wrong: the error names it",
         429 => "Too many viewers",

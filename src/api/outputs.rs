@@ -2,14 +2,13 @@
 //! the session runs.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
 use super::ApiState;
-use super::error::{ApiError, parse_body};
+use super::error::{ApiError, Body, parse_body};
 use crate::media::outputs::{OutputSpec, OutputStatus, UpdateError, rtmp};
 
 #[derive(Serialize, schemars::JsonSchema)]
@@ -42,11 +41,12 @@ pub async fn get(
 pub async fn create(
     State(state): State<ApiState>,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
     let s = state.session(id.clone())?;
     let spec: OutputSpec = parse_body(&body)?;
     spec.validate().map_err(|(f, m)| ApiError::field(f, m))?;
+    state.destinations.check(&spec, "").await?;
     let field = spec.target_field();
     let status = s
         .add_output(spec)
@@ -74,11 +74,17 @@ pub struct OutputPatch {
 pub async fn update(
     State(state): State<ApiState>,
     Path((id, oid)): Path<(String, String)>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Json<OutputStatus>, ApiError> {
     let s = state.session(id)?;
     let patch: OutputPatch = parse_body(&body)?;
     rtmp::check(&patch.urls).map_err(|(f, m)| ApiError::field(f, m))?;
+    for (i, url) in patch.urls.iter().enumerate() {
+        state
+            .destinations
+            .check_url(url, &format!("urls[{i}]"))
+            .await?;
+    }
     let media = s.media().clone();
     let oid2 = oid.clone();
     let result = tokio::task::spawn_blocking(move || media.outputs.set_urls(&oid2, &patch.urls))

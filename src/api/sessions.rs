@@ -1,14 +1,13 @@
 //! `/v1/sessions`: start, inspect and stop sessions.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
 use super::ApiState;
-use super::error::{ApiError, parse_body};
+use super::error::{ApiError, Body, parse_body};
 use crate::media::layout::LayoutConfig;
 use crate::media::outputs::OutputSpec;
 use crate::room::RoomSpec;
@@ -77,10 +76,16 @@ pub async fn get(
 
 pub async fn create(
     State(state): State<ApiState>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
     let req: CreateSession = parse_body(&body)?;
     req.validate()?;
+    for (i, o) in req.outputs.iter().enumerate() {
+        state
+            .destinations
+            .check(o, &format!("outputs[{i}]."))
+            .await?;
+    }
     let id = Sessions::new_id();
     let cfg = SessionConfig {
         ingest: state.ingest.clone(),

@@ -2,15 +2,20 @@
 //! program. `POST /v1/sessions/{id}/whep` takes the viewer's SDP offer and
 //! answers 201 with the SDP answer (ICE candidates included; no trickle)
 //! and the viewer's resource in `Location`; `DELETE` on it ends the
-//! viewer.
+//! viewer. With API tokens on, a player may use a viewer token instead
+//! (`POST .../whep-token`): short-lived, good for this session's WHEP
+//! routes only.
 
-use axum::body::Bytes;
+use std::time::SystemTime;
+
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 
 use super::ApiState;
-use super::error::ApiError;
+use super::auth::ViewerToken;
+use super::error::{ApiError, Body};
 use crate::media::outputs::whep;
 use crate::session::ViewerError;
 
@@ -20,7 +25,7 @@ pub async fn create(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
     let sdp_body = headers
         .get(header::CONTENT_TYPE)
@@ -49,6 +54,16 @@ pub async fn create(
         ],
         answer,
     ))
+}
+
+/// A token for this session's WHEP routes only, short-lived: what a
+/// player is given instead of an API token.
+pub async fn token(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<ViewerToken>, ApiError> {
+    state.session(id.clone())?;
+    Ok(Json(state.auth.viewer_token(&id, SystemTime::now())))
 }
 
 pub async fn delete(

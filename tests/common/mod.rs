@@ -50,6 +50,11 @@ impl Demo {
     /// on a free port, and `extra` options; without a timeline in `extra`
     /// nobody leaves or joins.
     pub fn start(record: &Path, participants: usize, extra: &[&str]) -> Demo {
+        Demo::spawn(Demo::command(record, participants, extra))
+    }
+
+    /// The command [`Demo::start`] runs, to add to.
+    pub fn command(record: &Path, participants: usize, extra: &[&str]) -> Command {
         let mut args = vec![
             "--participants".to_string(),
             participants.to_string(),
@@ -66,7 +71,7 @@ impl Demo {
         args.extend(extra.iter().map(|a| a.to_string()));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_callcast"));
         cmd.arg("demo").args(&args);
-        Demo::spawn(cmd)
+        cmd
     }
 
     /// Runs a `callcast` command that prints the session banner (`demo`,
@@ -310,12 +315,21 @@ pub fn tone_power(samples: &[f32], rate: f64, freq: f64) -> f64 {
 
 /// GETs `url` and parses the JSON body; returns (status, body).
 pub fn get_json(url: &str) -> (u16, serde_json::Value) {
+    get_json_with(url, None)
+}
+
+/// [`get_json`] with a bearer token.
+pub fn get_json_with(url: &str, token: Option<&str>) -> (u16, serde_json::Value) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let resp = reqwest::get(url).await.expect("the API answers");
+        let mut req = reqwest::Client::new().get(url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("the API answers");
         let status = resp.status().as_u16();
         let body = resp.json().await.expect("the API answers JSON");
         (status, body)

@@ -4,12 +4,15 @@
 // and saves screenshots. Prints one JSON line of findings for the Rust
 // test (tests/web_page.rs) to judge.
 //
-// node page.mjs <base URL> <artifacts dir> <recording location> <HLS location>
+// node page.mjs <base URL> <artifacts dir> <recording location> <HLS location> <API token>
+//
+// The browser answers the server's Basic challenge with the token as the
+// password, as a user does when the browser asks.
 
 import { writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
-const [base, artifacts, recordTo, hlsTo] = process.argv.slice(2);
+const [base, artifacts, recordTo, hlsTo, token] = process.argv.slice(2);
 const findings = {};
 const started = Date.now();
 const step = (name) => process.stderr.write(`page: ${((Date.now() - started) / 1000).toFixed(1)} s: ${name}\n`);
@@ -19,7 +22,11 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
 });
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 900 },
+    httpCredentials: { username: 'callcast', password: token },
+  });
+  const page = await context.newPage();
   page.on('console', (m) => process.stderr.write(`console: ${m.text()}\n`));
   page.on('pageerror', (e) => { findings.page_errors = (findings.page_errors || 0) + 1; process.stderr.write(`page error: ${e}\n`); });
 

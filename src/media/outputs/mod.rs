@@ -123,6 +123,26 @@ impl OutputSpec {
         }
     }
 
+    /// The URLs this output connects to, with the field holding each:
+    /// what a destination allowlist checks. (An S3 output without an
+    /// endpoint of its own goes where the server's settings say.)
+    pub fn destinations(&self) -> Vec<(String, String)> {
+        match self {
+            OutputSpec::Record { s3, .. } | OutputSpec::Hls { s3, .. } => s3
+                .as_ref()
+                .and_then(|s3| s3.endpoint.clone())
+                .map(|e| ("s3.endpoint".to_string(), e))
+                .into_iter()
+                .collect(),
+            OutputSpec::Rtmp { urls } => urls
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (format!("urls[{i}]"), u.clone()))
+                .collect(),
+            OutputSpec::Srt { url, .. } => vec![("url".into(), url.clone())],
+        }
+    }
+
     /// Checks what can be checked before building; the error names the
     /// field (relative to the output object) and why.
     pub fn validate(&self) -> Result<(), (String, String)> {
