@@ -2,8 +2,6 @@
 //! `{"error": {"code": "...", "message": "...", "field": "..."}}`.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -125,30 +123,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Most bytes a request body may hold (an SDP offer is a few kB).
-pub const MAX_BODY: usize = 64 * 1024;
-
-/// A request body, read whole up to [`MAX_BODY`]; over it, the API's 413.
-pub struct Body(pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for Body {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        Bytes::from_request(req, state)
-            .await
-            .map(Body)
-            .map_err(|e| match e.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(MAX_BODY),
-                _ => ApiError::InvalidBody {
-                    field: None,
-                    message: e.body_text(),
-                    malformed: true,
-                },
-            })
-    }
-}
-
 /// Parses a JSON body into `T`, naming the field at fault.
 pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
@@ -167,8 +141,11 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Api
         } else {
             path = crate::tagged::with_unknown_field(&path, &message);
         }
+        // Not JSON, or the wrong type of JSON at the top: the body is to
+        // blame as a whole.
+        let field = if path == "." { "body".into() } else { path };
         ApiError::InvalidBody {
-            field: (path != ".").then_some(path),
+            field: Some(field),
             message,
             malformed,
         }
@@ -205,5 +182,9 @@ mod tests {
         assert_eq!(err.field_name().as_deref(), Some("x"));
         let err = parse_body::<Req>(b"{").unwrap_err();
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(err.field_name().as_deref(), Some("body"));
+        let err = parse_body::<Req>(b"[]").unwrap_err();
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err.field_name().as_deref(), Some("body"));
     }
 }

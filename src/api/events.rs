@@ -5,13 +5,14 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde_json::json;
 
 use super::ApiState;
 use super::error::ApiError;
+use super::extract::Path;
 
 const LIST_EVERY: Duration = Duration::from_secs(2);
 const SESSION_EVERY: Duration = Duration::from_secs(1);

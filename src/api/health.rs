@@ -6,13 +6,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use tokio::io::AsyncWriteExt;
 
 use super::ApiState;
 use super::error::ApiError;
+use super::extract::{Path, Query};
 use super::prometheus::{CONTENT_TYPE, Exposition, Kind};
 use crate::session::SessionStats;
 
@@ -297,7 +298,8 @@ pub async fn graph(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<impl IntoResponse, ApiError> {
     if let Some(unknown) = query.keys().find(|k| k.as_str() != "format") {
-        return Err(ApiError::field(unknown.clone(), "unknown query parameter"));
+        let field = if unknown.is_empty() { "query" } else { unknown };
+        return Err(ApiError::field(field, "unknown query parameter"));
     }
     let svg = match query.get("format").map(String::as_str) {
         None | Some("dot") => false,

@@ -2,11 +2,12 @@
 //! is pinned.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 
 use super::ApiState;
-use super::error::{ApiError, Body, parse_body};
+use super::error::{ApiError, parse_body};
+use super::extract::{Body, Path};
 use crate::media::layout::LayoutConfig;
 use crate::session::{LayoutView, PinError};
 

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod destinations;
 mod error;
 mod events;
+mod extract;
 mod health;
 mod layout;
 mod openapi;
@@ -95,7 +96,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(error::MAX_BODY))
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -1,13 +1,14 @@
 //! `/v1/sessions`: start, inspect and stop sessions.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 
 use super::ApiState;
-use super::error::{ApiError, Body, parse_body};
+use super::error::{ApiError, parse_body};
+use super::extract::{Body, Path};
 use crate::media::layout::LayoutConfig;
 use crate::media::outputs::OutputSpec;
 use crate::room::RoomSpec;

@@ -9,13 +9,14 @@
 use std::time::SystemTime;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 
 use super::ApiState;
 use super::auth::ViewerToken;
-use super::error::{ApiError, Body};
+use super::error::ApiError;
+use super::extract::{Body, Path};
 use crate::media::outputs::whep;
 use crate::session::ViewerError;
 

@@ -464,6 +464,13 @@ pub trait OutputBin: Send + Sync {
     /// A sink inside the bin posted EOS (for bins that forward messages).
     fn on_eos(&self, _source: &gst::Object) {}
 
+    /// Whether it writes something that an EOS completes (a file, a
+    /// playlist, a stream's end); a live viewer does not, and is cut off
+    /// at once on removal.
+    fn finalizes(&self) -> bool {
+        true
+    }
+
     /// Per-URL state, for outputs with several destinations.
     fn urls(&self) -> Option<Vec<UrlStatus>> {
         None
@@ -791,15 +798,16 @@ impl OutputManager {
         }
         // An output that has written nothing yet has nothing to finalize,
         // and some muxers (flvmux, mpegtsmux) never pass on an EOS that
-        // came before any data: give it a moment only.
+        // came before any data: give it a moment only. A live viewer has
+        // nothing to finalize at all.
         let wrote = progress.bytes.load(Ordering::Relaxed) > 0;
-        let timeout = if wrote {
-            timeout
-        } else {
-            timeout.min(UNSTARTED_DRAIN)
+        let timeout = match (output.finalizes(), wrote) {
+            (false, _) => Duration::ZERO,
+            (true, true) => timeout,
+            (true, false) => timeout.min(UNSTARTED_DRAIN),
         };
         let deadline = Instant::now() + timeout;
-        let drained = progress.wait_done(timeout) || !wrote;
+        let drained = progress.wait_done(timeout) || !wrote || !output.finalizes();
         if !drained {
             tracing::warn!(output = id, "output did not drain in time; cutting it off");
         }

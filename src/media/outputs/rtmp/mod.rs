@@ -160,8 +160,13 @@ impl RtmpOutput {
         };
         for link in gone {
             tracing::info!(url = %url::redact(&link.url), "rtmp url removed");
+            // Only a live connection has a stream to end cleanly.
+            let drain = match link.state {
+                LinkState::Live => LINK_DRAIN,
+                _ => Duration::ZERO,
+            };
             if let Some(branch) = link.branch {
-                self.links.close(branch, LINK_DRAIN);
+                self.links.close(branch, drain);
             }
         }
         let known: Vec<String> = {

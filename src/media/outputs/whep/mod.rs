@@ -236,6 +236,10 @@ impl OutputBin for WhepViewer {
         "WebRTC viewer".into()
     }
 
+    fn finalizes(&self) -> bool {
+        false
+    }
+
     fn watched_pads(&self) -> Vec<gst::Pad> {
         self.pads.clone()
     }

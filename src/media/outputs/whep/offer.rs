@@ -17,6 +17,11 @@ pub enum OfferError {
     NotSdp,
     #[error("has no video section that receives H.264 with packetization-mode=1")]
     NoH264,
+    /// Without them ICE never completes: the answer would wait for nothing.
+    #[error("has no valid ICE credentials (a=ice-ufrag of 4+ and a=ice-pwd of 22+ ICE characters)")]
+    NoIce,
+    #[error("has no DTLS fingerprint (a=fingerprint:<hash> <hex:hex:...>)")]
+    NoFingerprint,
 }
 
 struct Section<'a> {
@@ -25,11 +30,13 @@ struct Section<'a> {
     lines: Vec<&'a str>,
 }
 
-fn sections(sdp: &str) -> Result<Vec<Section<'_>>, OfferError> {
+/// The session-level lines and the media sections.
+fn sections(sdp: &str) -> Result<(Vec<&str>, Vec<Section<'_>>), OfferError> {
     let mut lines = sdp.lines().map(str::trim_end);
     if lines.next() != Some("v=0") {
         return Err(OfferError::NotSdp);
     }
+    let mut session = Vec::new();
     let mut out: Vec<Section> = Vec::new();
     for line in lines {
         if let Some(m) = line.strip_prefix("m=") {
@@ -44,12 +51,40 @@ fn sections(sdp: &str) -> Result<Vec<Section<'_>>, OfferError> {
             });
         } else if let Some(s) = out.last_mut() {
             s.lines.push(line);
+        } else {
+            session.push(line);
         }
     }
     if out.is_empty() {
         return Err(OfferError::NotSdp);
     }
-    Ok(out)
+    Ok((session, out))
+}
+
+/// The value of `a=<attr>:` in the section, else at the session level.
+fn value<'a>(session: &[&'a str], section: &Section<'a>, attr: &str) -> Option<&'a str> {
+    let prefix = format!("a={attr}:");
+    let find = |lines: &[&'a str]| lines.iter().find_map(|l| l.strip_prefix(prefix.as_str()));
+    find(&section.lines).or_else(|| find(session))
+}
+
+/// RFC 8839's ice-char: letters, digits, `+` and `/`.
+fn ice_chars(v: &str, min: usize) -> bool {
+    (min..=256).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
+}
+
+/// `<hash function> XX:XX:...` (RFC 8122).
+fn fingerprint(v: &str) -> bool {
+    let Some((hash, hex)) = v.split_once(' ') else {
+        return false;
+    };
+    !hash.is_empty()
+        && hex
+            .split(':')
+            .all(|b| b.len() == 2 && b.chars().all(|c| c.is_ascii_hexdigit()))
+        && hex.len() >= 20 * 3 - 1
 }
 
 impl Section<'_> {
@@ -84,11 +119,21 @@ impl Section<'_> {
 /// then constrained baseline, then any; Opus in the first receiving
 /// audio section, if there is one.
 pub fn choose(sdp: &str) -> Result<Choice, OfferError> {
-    let sections = sections(sdp)?;
+    let (session, sections) = sections(sdp)?;
     let video = sections
         .iter()
         .find(|s| s.kind == "video" && s.receives())
         .ok_or(OfferError::NoH264)?;
+    // Media is bundled on the first section's transport; check the video
+    // section's, which Chromium and GStreamer repeat in every section.
+    let ufrag = value(&session, video, "ice-ufrag");
+    let pwd = value(&session, video, "ice-pwd");
+    if !(ufrag.is_some_and(|u| ice_chars(u, 4)) && pwd.is_some_and(|p| ice_chars(p, 22))) {
+        return Err(OfferError::NoIce);
+    }
+    if !value(&session, video, "fingerprint").is_some_and(fingerprint) {
+        return Err(OfferError::NoFingerprint);
+    }
     let h264: Vec<u8> = video
         .pts
         .iter()
@@ -140,10 +185,12 @@ mod tests {
     /// The media sections of a Chromium recvonly offer, trimmed.
     const CHROMIUM: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
         a=group:BUNDLE 0 1\r\n\
+        a=fingerprint:sha-256 E1:6D:85:96:53:74:BE:84:3E:F9:4D:67:C9:8F:71:2E:6C:26:3B:1B:02:52:0A:82:A8:1C:81:84:96:0F:CD:CB\r\n\
         m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=recvonly\r\n\
         a=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n\
         a=rtpmap:63 red/48000/2\r\na=rtpmap:9 G722/8000\r\n\
         m=video 9 UDP/TLS/RTP/SAVPF 96 102 103 106 107 112\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=recvonly\r\n\
+        a=ice-ufrag:KHVz\r\na=ice-pwd:p1aTD0WKekxWVHRBHeRPpgZ9\r\n\
         a=rtpmap:96 VP8/90000\r\n\
         a=rtpmap:102 H264/90000\r\na=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n\
         a=rtpmap:103 H264/90000\r\na=fmtp:103 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42001f\r\n\
@@ -176,5 +223,43 @@ mod tests {
         assert_eq!(choose(&vp8_only), Err(OfferError::NoH264));
         let sending = CHROMIUM.replace("a=mid:1\r\na=recvonly", "a=mid:1\r\na=sendonly");
         assert_eq!(choose(&sending), Err(OfferError::NoH264));
+    }
+
+    #[test]
+    fn offers_need_ice_credentials_and_a_fingerprint() {
+        // At the session level, the credentials count too.
+        let moved = CHROMIUM
+            .replace(
+                "a=ice-ufrag:KHVz\r\na=ice-pwd:p1aTD0WKekxWVHRBHeRPpgZ9\r\n",
+                "",
+            )
+            .replace(
+                "t=0 0\r\n",
+                "t=0 0\r\na=ice-ufrag:KHVz\r\na=ice-pwd:p1aTD0WKekxWVHRBHeRPpgZ9\r\n",
+            );
+        assert!(choose(&moved).is_ok());
+        for (from, to) in [
+            ("a=ice-pwd:p1aTD0WKekxWVHRBHeRPpgZ9\r\n", ""),
+            ("a=ice-ufrag:KHVz\r\n", ""),
+            ("a=ice-pwd:p1aTD0WKekxWVHRBHeRPpgZ9", "a=ice-pwd:short"),
+            ("a=ice-ufrag:KHVz", "a=ice-ufrag:K\u{e9}Vz"),
+        ] {
+            assert_eq!(
+                choose(&CHROMIUM.replace(from, to)),
+                Err(OfferError::NoIce),
+                "{to}"
+            );
+        }
+        for to in [
+            "",
+            "a=fingerprint:sha-256",
+            "a=fingerprint:sha-256 E1:6D:zz",
+        ] {
+            let bad = CHROMIUM.replace(
+                "a=fingerprint:sha-256 E1:6D:85:96:53:74:BE:84:3E:F9:4D:67:C9:8F:71:2E:6C:26:3B:1B:02:52:0A:82:A8:1C:81:84:96:0F:CD:CB",
+                to,
+            );
+            assert_eq!(choose(&bad), Err(OfferError::NoFingerprint), "{to}");
+        }
     }
 }
