@@ -481,8 +481,8 @@ impl Serve {
                 "127.0.0.1",
             ])
             .args(args)
-            .envs(envs.iter().copied())
             .env("CALLCAST_LOG", "info")
+            .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
