@@ -12,7 +12,7 @@
 //! recording made all along is whole at the end, as long as the run.
 //!
 //! `CALLCAST_FUZZ_CASES` sets the number of generated requests (default
-//! 600).
+//! 400).
 
 mod common;
 
@@ -319,7 +319,7 @@ fn bad_input_gets_a_4xx_naming_the_field_and_the_recording_survives() {
     let cases = std::env::var("CALLCAST_FUZZ_CASES")
         .ok()
         .and_then(|c| c.parse().ok())
-        .unwrap_or(600);
+        .unwrap_or(400);
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: None,

@@ -128,10 +128,12 @@ pub async fn delete(
     }))
 }
 
-/// Stops every session (server shutdown).
+/// Stops every session at once (server shutdown): each finalizes its
+/// outputs in parallel, so the slowest one sets the time, not their sum.
 pub async fn stop_all(sessions: &Sessions) {
-    for s in sessions.list() {
+    let all = sessions.list();
+    for s in &all {
         sessions.remove(s.id());
-        s.stop().await;
     }
+    futures_util::future::join_all(all.iter().map(|s| s.stop())).await;
 }
