@@ -8,6 +8,9 @@
 //! A second SIGTERM exits at once: with the S3 store hung (SIGSTOP), the
 //! upload's completion waits for it; the second signal ends the process
 //! within a second, and the file recording beside it is already whole.
+//!
+//! SIGKILL mid-recording: the fragmented MP4 on disk plays up to its last
+//! whole fragment, with everyone in it.
 
 mod common;
 
@@ -198,5 +201,48 @@ async fn a_second_sigterm_exits_at_once() {
     s3.thaw();
     // The recording beside it had been finished.
     assert_whole(&mp4, run_s);
+    room.stop().await;
+}
+
+/// SIGKILL mid-recording: nothing is finalized, yet the fragmented MP4
+/// on disk plays up to its last whole fragment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_leaves_a_playable_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let room = TestRoom::start(&[("v", 0), ("v", 1)]).await;
+    let mut serve = Serve::start();
+    let http = reqwest::Client::new();
+    let mp4 = dir.path().join("killed.mp4");
+    let session = serve
+        .create_session(
+            &http,
+            &json!({"room": {"adapter": "callcast", "url": room.url(), "room": "v"}, "outputs": [
+                {"kind": "record", "location": format!("file://{}", mp4.display())},
+            ]}),
+        )
+        .await;
+    all_live(&http, &session, 1).await;
+    let live_since = Instant::now();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    serve.child.kill().unwrap();
+    let run_s = live_since.elapsed().as_secs_f64();
+    let _ = serve.child.wait();
+
+    assert_h264_aac(&mp4);
+    let length = assert_continuous_video(&mp4, 0.5);
+    // Up to the last whole fragment: fragments are cut at key frames,
+    // every 2 s.
+    assert!(
+        length > run_s - 3.5 && length <= run_s + 0.5,
+        "{length:.1} s of a {run_s:.1} s run"
+    );
+    // Both participants are in the last second that was written.
+    assert_eq!(
+        participants_at(&mp4, length - 1.0, 2)
+            .into_iter()
+            .flatten()
+            .count(),
+        2
+    );
     room.stop().await;
 }
