@@ -5,7 +5,7 @@
 CARGO ?= cargo
 DEMO_ARGS ?=
 
-.PHONY: demo test deps build check fmt clippy clean
+.PHONY: demo test soak deps build check fmt clippy clean
 
 deps:
 	scripts/install-deps
@@ -22,6 +22,11 @@ demo: deps
 # and pipelines; one at a time keeps them within the machine's 2 cores.
 test: build check
 	$(CARGO) test --release --locked --workspace --all-targets -- --test-threads=1
+
+# The long fault tests (a minute and more each): destinations gone for
+# 30 s. Marked #[ignore] so that `make test` stays short.
+soak: build
+	$(CARGO) test --release --locked --workspace --all-targets -- --ignored --test-threads=1
 
 check:
 	$(CARGO) fmt --all -- --check

@@ -35,8 +35,16 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<ServerConfig> {
     };
     let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let de = &mut serde_json::Deserializer::from_slice(&text);
-    serde_path_to_error::deserialize(de)
-        .map_err(|e| anyhow::anyhow!("{}: {} at {}", path.display(), e.inner(), e.path()))
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let at = e.path().to_string();
+        // serde's message may quote the value, and a token is a secret.
+        let what = if at.starts_with("api.tokens") {
+            "must be a list of strings".to_string()
+        } else {
+            e.inner().to_string()
+        };
+        anyhow::anyhow!("{}: {at}: {what}", path.display())
+    })
 }
 
 /// The API's tokens: the config's and `CALLCAST_API_TOKEN`'s.

@@ -274,6 +274,12 @@ fn bad_settings_are_refused_at_start() {
     };
     let err = run(&json!({"api": {"tokenz": []}}), &[]);
     assert!(err.contains("tokenz"), "{err}");
+    let err = run(&json!({"api": {"tokens": "misplaced-secret-value"}}), &[]);
+    assert!(err.contains("api.tokens"), "{err}");
+    assert!(
+        !err.contains("misplaced-secret-value"),
+        "the token is not shown: {err}"
+    );
     let err = run(
         &json!({"outputs": {"allowed_destinations": ["10.0.0.0/33"]}}),
         &[],

@@ -141,9 +141,11 @@ pub fn parse_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Api
         } else {
             path = crate::tagged::with_unknown_field(&path, &message);
         }
-        // Not JSON, or the wrong type of JSON at the top: the body is to
-        // blame as a whole.
-        let field = if path == "." { "body".into() } else { path };
+        // Where the parser gave up inside JSON that does not parse, the
+        // path ends in `?`; at the top (not JSON at all, or the wrong type
+        // of JSON) the body is to blame as a whole.
+        let path = path.trim_end_matches('?').trim_end_matches('.');
+        let field = if path.is_empty() { "body" } else { path }.to_string();
         ApiError::InvalidBody {
             field: Some(field),
             message,
@@ -183,6 +185,9 @@ mod tests {
         let err = parse_body::<Req>(b"{").unwrap_err();
         assert_eq!(err.status(), StatusCode::BAD_REQUEST);
         assert_eq!(err.field_name().as_deref(), Some("body"));
+        let err = parse_body::<Req>(br#"{"room": {"url": "#).unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(err.field_name().as_deref(), Some("room.url"));
         let err = parse_body::<Req>(b"[]").unwrap_err();
         assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(err.field_name().as_deref(), Some("body"));

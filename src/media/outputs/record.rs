@@ -23,6 +23,14 @@ use super::s3::S3Config;
 use super::{OutputBin, add_sink_pad, entry_queue, not_live, probe_eos};
 use crate::media::{MediaError, link_chain, make};
 
+/// Seconds of media held while a disk write is slow.
+const FILE_HOLD_S: u64 = 10;
+/// Seconds held while a part upload waits for a store that stopped
+/// answering: awss3sink retries a part 5 times with 15 s each, and
+/// meanwhile the program keeps coming (about 20 MB a minute at the
+/// default bitrate). A store back within a minute loses nothing.
+const S3_HOLD_S: u64 = 90;
+
 /// The longest a fragment runs (it is cut at the next key frame after).
 const FRAGMENT: gst::ClockTime = gst::ClockTime::from_seconds(1);
 
@@ -52,12 +60,16 @@ impl RecordOutput {
         split: Option<gst::ClockTime>,
     ) -> Result<Self, MediaError> {
         let bin = gst::Bin::builder().name(name).build();
-        let first = Part::new(1, &locate(1).map_err(MediaError::Output)?, &s3)?;
+        let location = locate(1).map_err(MediaError::Output)?;
+        let hold = match location {
+            Location::File(_) => FILE_HOLD_S,
+            Location::S3 { .. } => S3_HOLD_S,
+        };
+        let first = Part::new(1, &location, &s3)?;
         first.add_to(&bin)?;
         let mut inputs = Vec::new();
         for (kind, mux_pad) in [("video", &first.video), ("audio", &first.audio)] {
-            // Room for a slow part upload.
-            let queue = entry_queue(10)?;
+            let queue = entry_queue(hold)?;
             bin.add(&queue)
                 .map_err(|_| MediaError::Link("record queue".into()))?;
             let src = queue.static_pad("src").expect("queue src");
