@@ -56,7 +56,8 @@ impl RecordingSession {
         let session = Session::start(Sessions::new_id(), room, adapter, cfg)
             .await
             .context("starting the session")?;
-        sessions.insert(session.clone());
+        // A registry of our own, just made: open.
+        let _ = sessions.insert(session.clone());
 
         let api = http.local_addr();
         println!("callcast {command}");

@@ -8,6 +8,7 @@
 //! A second SIGTERM exits at once: with the S3 store hung (SIGSTOP), the
 //! upload's completion waits for it; the second signal ends the process
 //! within a second, and the file recording beside it is already whole.
+//! Between the two, a new session is refused (503).
 //!
 //! SIGKILL mid-recording: the fragmented MP4 on disk plays up to its last
 //! whole fragment, with everyone in it.
@@ -191,6 +192,14 @@ async fn a_second_sigterm_exits_at_once() {
         serve.child.try_wait().unwrap().is_none(),
         "still finalizing: the hung store holds it up"
     );
+    // Meanwhile no new session gets in.
+    let (status, body) = send(
+        http.post(format!("{}/v1/sessions", serve.url))
+            .json(&json!({"room": {"adapter": "callcast", "url": room.url(), "room": "u"}})),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
     sigterm(pid);
     let (code, took) = wait_exit(&mut serve.child, Duration::from_secs(5));
     assert!(

@@ -35,6 +35,9 @@ pub enum ApiError {
     /// No token, or not one good for this route.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// The server cannot take it now (shutting down).
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// The body is over the limit (bytes).
     #[error("the body is larger than {0} bytes")]
     TooLarge(usize),
@@ -78,6 +81,7 @@ impl ApiError {
             ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,6 +98,7 @@ impl ApiError {
             ApiError::TooMany(_) => "too_many",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::TooLarge(_) => "too_large",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }

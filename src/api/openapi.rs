@@ -143,7 +143,7 @@ fn routes(s: &mut Schemas) -> Vec<Route> {
             "Start a session",
             s.takes::<CreateSession>(),
             (201, s.out::<SessionInfo>()),
-            &[400, 422],
+            &[400, 422, 503],
         ),
         route(
             "get",
@@ -380,6 +380,7 @@ fn status_text(status: u16) -> &'static str {
         415 => "The body is not of the type the route takes",
         422 => "A field is wrong: the error names it",
         429 => "Too many viewers",
+        503 => "The server is shutting down",
         _ => "",
     }
 }

@@ -30,6 +30,8 @@ pub struct CreateSession {
     pub outputs: Vec<OutputSpec>,
 }
 
+const SHUTTING_DOWN: &str = "the server is shutting down";
+
 /// Most outputs one session takes.
 const MAX_OUTPUTS: usize = 16;
 
@@ -79,6 +81,9 @@ pub async fn create(
     State(state): State<ApiState>,
     Body(body): Body,
 ) -> Result<impl IntoResponse, ApiError> {
+    if state.sessions.is_closed() {
+        return Err(ApiError::Unavailable(SHUTTING_DOWN));
+    }
     let req: CreateSession = parse_body(&body)?;
     req.validate()?;
     for (i, o) in req.outputs.iter().enumerate() {
@@ -103,7 +108,11 @@ pub async fn create(
             }
             SessionError::Media(e) => ApiError::Internal(e.to_string()),
         })?;
-    state.sessions.insert(session.clone());
+    if let Err(late) = state.sessions.insert(session.clone()) {
+        // The server began to shut down while this one started.
+        late.stop().await;
+        return Err(ApiError::Unavailable(SHUTTING_DOWN));
+    }
     tracing::info!(session = %id, "session created over the API");
     Ok((
         StatusCode::CREATED,
@@ -130,10 +139,8 @@ pub async fn delete(
 
 /// Stops every session at once (server shutdown): each finalizes its
 /// outputs in parallel, so the slowest one sets the time, not their sum.
+/// Sessions asked for from now on are refused.
 pub async fn stop_all(sessions: &Sessions) {
-    let all = sessions.list();
-    for s in &all {
-        sessions.remove(s.id());
-    }
+    let all = sessions.close();
     futures_util::future::join_all(all.iter().map(|s| s.stop())).await;
 }
