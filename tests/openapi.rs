@@ -38,6 +38,20 @@ impl Checker {
         (status, json)
     }
 
+    /// [`Checker::call`], which must answer `status`; returns the body.
+    async fn expect(
+        &mut self,
+        status: u16,
+        method: &str,
+        route: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (got, json) = self.call(method, route, path, body).await;
+        assert_eq!(got, status, "{method} {path}: {json}");
+        json
+    }
+
     /// Sends a raw body (to get a 400 for JSON that does not parse).
     async fn call_raw(
         &mut self,
@@ -116,33 +130,31 @@ async fn responses_match_the_openapi_document() {
         .await;
     assert_eq!(status, 400);
     let room_json = json!({"adapter": "callcast", "url": room.url(), "room": "o"});
-    let (status, _) = c
-        .call(
-            "POST",
-            "/v1/sessions",
-            "/v1/sessions",
-            Some(json!({"room": room_json, "colour": 1})),
-        )
-        .await;
-    assert_eq!(status, 422);
-    let (status, _) = c
-        .call(
-            "POST",
-            "/v1/sessions",
-            "/v1/sessions",
-            Some(json!({"room": room_json, "layout": {"gap": -1}})),
-        )
-        .await;
-    assert_eq!(status, 422);
-    let (status, created) = c
-        .call(
+    c.expect(
+        422,
+        "POST",
+        "/v1/sessions",
+        "/v1/sessions",
+        Some(json!({"room": room_json, "colour": 1})),
+    )
+    .await;
+    c.expect(
+        422,
+        "POST",
+        "/v1/sessions",
+        "/v1/sessions",
+        Some(json!({"room": room_json, "layout": {"gap": -1}})),
+    )
+    .await;
+    let created = c
+        .expect(
+            201,
             "POST",
             "/v1/sessions",
             "/v1/sessions",
             Some(json!({"room": room_json, "layout": {"kind": "grid", "labels": true}})),
         )
         .await;
-    assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
     let s = format!("/v1/sessions/{id}");
     wait_for(
@@ -186,47 +198,40 @@ async fn responses_match_the_openapi_document() {
     let layout = format!("{s}/layout");
     c.call("GET", "/v1/sessions/{id}/layout", &layout, None)
         .await;
-    let (status, _) = c
-        .call(
-            "PUT",
-            "/v1/sessions/{id}/layout",
-            &layout,
-            Some(json!({"kind": "speaker", "filmstrip": "side", "corner_radius": 12})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = c
-        .call("PUT", "/v1/sessions/{id}/layout", &layout, Some(json!({"kind": "custom", "slots": [{"x": 0, "y": 0, "width": 0.5, "height": 1, "name": "A*"}]})))
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = c
-        .call(
-            "PUT",
-            "/v1/sessions/{id}/layout",
-            &layout,
-            Some(json!({"kind": "nope"})),
-        )
-        .await;
-    assert_eq!(status, 422);
+    c.expect(
+        200,
+        "PUT",
+        "/v1/sessions/{id}/layout",
+        &layout,
+        Some(json!({"kind": "speaker", "filmstrip": "side", "corner_radius": 12})),
+    )
+    .await;
+    c.expect(200, "PUT", "/v1/sessions/{id}/layout", &layout, Some(json!({"kind": "custom", "slots": [{"x": 0, "y": 0, "width": 0.5, "height": 1, "name": "A*"}]}))).await;
+    c.expect(
+        422,
+        "PUT",
+        "/v1/sessions/{id}/layout",
+        &layout,
+        Some(json!({"kind": "nope"})),
+    )
+    .await;
     let pin = format!("{s}/layout/pin");
-    let (status, _) = c
-        .call(
-            "POST",
-            "/v1/sessions/{id}/layout/pin",
-            &pin,
-            Some(json!({"participant": someone})),
-        )
-        .await;
-    assert_eq!(status, 200);
-    let (status, _) = c
-        .call(
-            "POST",
-            "/v1/sessions/{id}/layout/pin",
-            &pin,
-            Some(json!({"participant": "nobody"})),
-        )
-        .await;
-    assert_eq!(status, 422);
+    c.expect(
+        200,
+        "POST",
+        "/v1/sessions/{id}/layout/pin",
+        &pin,
+        Some(json!({"participant": someone})),
+    )
+    .await;
+    c.expect(
+        422,
+        "POST",
+        "/v1/sessions/{id}/layout/pin",
+        &pin,
+        Some(json!({"participant": "nobody"})),
+    )
+    .await;
     c.call(
         "POST",
         "/v1/sessions/{id}/layout/pin",
@@ -238,33 +243,31 @@ async fn responses_match_the_openapi_document() {
     // Outputs.
     let outputs = format!("{s}/outputs");
     let mp4 = dir.path().join("o.mp4");
-    let (status, out) = c
-        .call(
+    let out = c
+        .expect(
+            201,
             "POST",
             "/v1/sessions/{id}/outputs",
             &outputs,
             Some(json!({"kind": "record", "location": format!("file://{}", mp4.display())})),
         )
         .await;
-    assert_eq!(status, 201, "{out}");
-    let (status, _) = c
-        .call(
-            "POST",
-            "/v1/sessions/{id}/outputs",
-            &outputs,
-            Some(json!({"kind": "rtmp", "urls": ["http://x/y"]})),
-        )
-        .await;
-    assert_eq!(status, 422);
-    let (status, _) = c
-        .call(
-            "POST",
-            "/v1/sessions/{id}/outputs",
-            &outputs,
-            Some(json!({"kind": "carrier-pigeon"})),
-        )
-        .await;
-    assert_eq!(status, 422);
+    c.expect(
+        422,
+        "POST",
+        "/v1/sessions/{id}/outputs",
+        &outputs,
+        Some(json!({"kind": "rtmp", "urls": ["http://x/y"]})),
+    )
+    .await;
+    c.expect(
+        422,
+        "POST",
+        "/v1/sessions/{id}/outputs",
+        &outputs,
+        Some(json!({"kind": "carrier-pigeon"})),
+    )
+    .await;
     let one = format!("{outputs}/{}", out["id"].as_str().unwrap());
     wait_for("the recording live", Duration::from_secs(20), async || {
         live(&send(c.http.get(format!("{}{one}", c.base))).await.1)
@@ -274,15 +277,15 @@ async fn responses_match_the_openapi_document() {
         .await;
     c.call("GET", "/v1/sessions/{id}/outputs/{oid}", &one, None)
         .await;
-    let (status, _) = c
-        .call(
-            "PATCH",
-            "/v1/sessions/{id}/outputs/{oid}",
-            &one,
-            Some(json!({"urls": ["rtmp://127.0.0.1:1/live/k"]})),
-        )
-        .await;
-    assert_eq!(status, 422, "a recording has no URLs to change");
+    // A recording has no URLs to change.
+    c.expect(
+        422,
+        "PATCH",
+        "/v1/sessions/{id}/outputs/{oid}",
+        &one,
+        Some(json!({"urls": ["rtmp://127.0.0.1:1/live/k"]})),
+    )
+    .await;
     c.call(
         "GET",
         "/v1/sessions/{id}/stats",
@@ -290,10 +293,8 @@ async fn responses_match_the_openapi_document() {
         None,
     )
     .await;
-    let (status, _) = c
-        .call("DELETE", "/v1/sessions/{id}/outputs/{oid}", &one, None)
+    c.expect(200, "DELETE", "/v1/sessions/{id}/outputs/{oid}", &one, None)
         .await;
-    assert_eq!(status, 200);
     c.call("DELETE", "/v1/sessions/{id}/outputs/{oid}", &one, None)
         .await;
     c.call(
@@ -304,8 +305,7 @@ async fn responses_match_the_openapi_document() {
     )
     .await;
 
-    let (status, _) = c.call("DELETE", "/v1/sessions/{id}", &s, None).await;
-    assert_eq!(status, 200);
+    c.expect(200, "DELETE", "/v1/sessions/{id}", &s, None).await;
     assert!(c.checked >= 25, "{} responses checked", c.checked);
     room.stop().await;
 }
