@@ -18,7 +18,7 @@ mod common;
 use std::fs::File;
 use std::time::{Duration, Instant};
 
-use common::s3::{ACCESS_KEY, S3, SECRET_KEY};
+use common::s3::{S3, SECRET_KEY};
 use common::*;
 use serde_json::json;
 
@@ -83,16 +83,7 @@ async fn sigterm_finalizes_every_output_then_exits() {
     let nginx = common::rtmp::Nginx::start();
     let s3 = S3::start(&["rec"]);
     let log_path = dir.path().join("serve.log");
-    let mut serve = Serve::start_logging(
-        &[],
-        &[
-            ("CALLCAST_S3_ENDPOINT", &s3.endpoint()),
-            ("CALLCAST_S3_PATH_STYLE", "true"),
-            ("CALLCAST_S3_ACCESS_KEY_ID", ACCESS_KEY),
-            ("CALLCAST_S3_SECRET_ACCESS_KEY", SECRET_KEY),
-        ],
-        File::create(&log_path).unwrap(),
-    );
+    let mut serve = Serve::start_logging(&[], &s3.serve_env(), File::create(&log_path).unwrap());
     let http = reqwest::Client::new();
     let room_spec = json!({"adapter": "callcast", "url": room.url(), "room": "t"});
     let (a_mp4, b_mp4, hls) = (

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::s3::{ACCESS_KEY, S3, SECRET_KEY};
+use common::s3::{S3, SECRET_KEY};
 use common::*;
 use serde_json::{Value, json};
 
@@ -88,13 +88,10 @@ async fn secrets_appear_in_no_body_no_stream_and_no_log() {
     let mut serve = Serve::start_logging(
         &["--log-format", "json", "--stats-interval", "1"],
         &[
-            ("CALLCAST_LOG", "debug"),
-            ("CALLCAST_API_TOKEN", API_TOKEN),
-            ("CALLCAST_S3_ENDPOINT", &s3.endpoint()),
-            ("CALLCAST_S3_PATH_STYLE", "true"),
-            ("CALLCAST_S3_ACCESS_KEY_ID", ACCESS_KEY),
-            ("CALLCAST_S3_SECRET_ACCESS_KEY", SECRET_KEY),
-        ],
+            [("CALLCAST_LOG", "debug"), ("CALLCAST_API_TOKEN", API_TOKEN)].as_slice(),
+            &s3.serve_env(),
+        ]
+        .concat(),
         File::create(&log_path).unwrap(),
     );
     let http = reqwest::Client::new();

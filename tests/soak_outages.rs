@@ -14,7 +14,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::rtmp::Nginx;
-use common::s3::{ACCESS_KEY, S3, SECRET_KEY};
+use common::s3::S3;
 use common::*;
 use serde_json::{Value, json};
 
@@ -43,15 +43,7 @@ async fn s3_gone_for_30_s_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let room = TestRoom::start(&[("o", 0), ("o", 1)]).await;
     let s3 = S3::start(&["rec"]);
-    let serve = Serve::start_with(
-        &[],
-        &[
-            ("CALLCAST_S3_ENDPOINT", &s3.endpoint()),
-            ("CALLCAST_S3_PATH_STYLE", "true"),
-            ("CALLCAST_S3_ACCESS_KEY_ID", ACCESS_KEY),
-            ("CALLCAST_S3_SECRET_ACCESS_KEY", SECRET_KEY),
-        ],
-    );
+    let serve = Serve::start_with(&[], &s3.serve_env());
     let http = reqwest::Client::new();
     let local = dir.path().join("local.mp4");
     let session = serve

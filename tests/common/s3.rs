@@ -12,6 +12,7 @@ pub struct S3 {
     child: Child,
     root: tempfile::TempDir,
     pub port: u16,
+    endpoint: String,
 }
 
 impl S3 {
@@ -39,7 +40,12 @@ impl S3 {
             assert!(Instant::now() < deadline, "s3s-fs did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        S3 { child, root, port }
+        S3 {
+            child,
+            root,
+            port,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
     }
 
     /// Stops the server (SIGSTOP): requests hang, as with a store that
@@ -58,7 +64,18 @@ impl S3 {
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.endpoint.clone()
+    }
+
+    /// The environment that makes this store `callcast serve`'s own:
+    /// outputs that name no S3 settings write here with our keys.
+    pub fn serve_env(&self) -> [(&'static str, &str); 4] {
+        [
+            ("CALLCAST_S3_ENDPOINT", &self.endpoint),
+            ("CALLCAST_S3_PATH_STYLE", "true"),
+            ("CALLCAST_S3_ACCESS_KEY_ID", ACCESS_KEY),
+            ("CALLCAST_S3_SECRET_ACCESS_KEY", SECRET_KEY),
+        ]
     }
 
     /// The `s3` object of an output, with our keys (or a wrong secret).
