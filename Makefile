@@ -5,7 +5,7 @@
 CARGO ?= cargo
 DEMO_ARGS ?=
 
-.PHONY: demo test soak deps build check fmt clippy clean
+.PHONY: demo test soak fuzz deps build check fmt clippy clean
 
 deps:
 	scripts/install-deps
@@ -27,6 +27,19 @@ test: build check
 # 30 s. Marked #[ignore] so that `make test` stays short.
 soak: build
 	$(CARGO) test --release --locked --workspace --all-targets -- --ignored --test-threads=1
+
+# Each libFuzzer target (fuzz/) for FUZZ_SECONDS, from the seeds the
+# signalling tests hold. Stable Rust takes cargo-fuzz's nightly flags with
+# RUSTC_BOOTSTRAP=1. CI runs the same targets over mutated seeds instead.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = room_protocol janus_protocol sdp
+
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	CALLCAST_FUZZ_SEEDS=$(CURDIR)/fuzz/corpus $(CARGO) test --release -p callcast-signalling write_fuzz_seeds -- --ignored
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 check:
 	$(CARGO) fmt --all -- --check

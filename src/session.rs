@@ -557,6 +557,8 @@ pub struct LayoutView {
 
 /// How often the session looks for cameras that stopped sending.
 const FLOW_CHECK: Duration = Duration::from_millis(250);
+/// Room events applied before the program is laid out again.
+const EVENT_BATCH: usize = 256;
 
 /// A participant's display name, as the scene has it.
 fn name_of(scene: &layout::Scene<TrackKey>, participant: &str) -> String {
@@ -674,7 +676,21 @@ impl EventLoop {
             tokio::select! {
                 _ = floor_changes => self.relayout(),
                 _ = flow_check.tick() => self.check_flow(),
-                Some(event) = room_events.recv() => self.on_room_event(event).await,
+                Some(event) = room_events.recv() => {
+                    // A burst (the roster after a rejoin, a flood of joins)
+                    // is laid out once, after it; in batches, so that a
+                    // flood does not hold off a stop.
+                    let mut relayout = self.on_room_event(event).await;
+                    for _ in 1..EVENT_BATCH {
+                        match room_events.try_recv() {
+                            Ok(event) => relayout |= self.on_room_event(event).await,
+                            Err(_) => break,
+                        }
+                    }
+                    if relayout {
+                        self.relayout();
+                    }
+                }
                 Some(event) = media_events.recv() => self.on_media_event(event).await,
                 ended = &mut adapter_task, if adapter_running => {
                     adapter_running = false;
@@ -713,7 +729,8 @@ impl EventLoop {
         stop_rx.close();
     }
 
-    async fn on_room_event(&self, event: RoomEvent) {
+    /// Applies one room event; true if the program needs laying out again.
+    async fn on_room_event(&self, event: RoomEvent) -> bool {
         let relayout = {
             let mut shared = self.shared.lock().unwrap();
             let changed = shared.roster.apply(&event);
@@ -744,8 +761,9 @@ impl EventLoop {
                 _ => {}
             }
             let speaker = shared.speaker.speaker(now).map(String::from);
-            changed || speaker != shared.speaker_shown
+            (changed, changed || speaker != shared.speaker_shown)
         };
+        let (changed, relayout) = relayout;
         match event {
             RoomEvent::Joined { self_id } => {
                 let mut shared = self.shared.lock().unwrap();
@@ -758,12 +776,14 @@ impl EventLoop {
                 shared.room_error = Some(reason);
                 shared.state = SessionState::Disconnected;
             }
-            RoomEvent::ParticipantJoined { participant } => {
-                // A recorder takes everyone.
+            // A recorder takes everyone, once: subscribing again would
+            // have the publisher offer again, for nothing.
+            RoomEvent::ParticipantJoined { participant } if changed => {
                 let _ = self.commands.send(RoomCommand::Subscribe {
                     participant_id: participant.id,
                 });
             }
+            RoomEvent::ParticipantJoined { .. } => {}
             RoomEvent::Offer { peer, sdp, streams } => {
                 tracing::debug!(%peer, "offered; answering");
                 let media = self.media.clone();
@@ -821,9 +841,7 @@ impl EventLoop {
             }
             RoomEvent::TrackPublished { .. } | RoomEvent::Talking { .. } => {}
         }
-        if relayout {
-            self.relayout();
-        }
+        relayout
     }
 
     async fn on_media_event(&self, event: MediaEvent) {

@@ -6,8 +6,11 @@
 
 pub mod adapter;
 pub mod callcast;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod janus;
 pub mod protocol;
 pub mod room;
+pub mod sdp;
 
 pub use adapter::{RoomAdapter, RoomCommand, RoomEvent};

@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gst::prelude::*;
 
@@ -67,6 +68,7 @@ pub struct Cards {
     pipeline: gst::Pipeline,
     fps: u32,
     cards: Mutex<HashMap<String, Card>>,
+    made: AtomicU64,
 }
 
 impl Cards {
@@ -75,6 +77,7 @@ impl Cards {
             pipeline: pipeline.clone(),
             fps,
             cards: Mutex::new(HashMap::new()),
+            made: AtomicU64::new(0),
         }
     }
 
@@ -87,11 +90,7 @@ impl Cards {
             .filter(|k| !specs.iter().any(|s| &s.key == *k))
             .cloned()
             .collect();
-        for key in gone {
-            if let Some(card) = cards.remove(&key) {
-                self.remove(program, card);
-            }
-        }
+        let mut gone: Vec<Card> = gone.iter().filter_map(|k| cards.remove(k)).collect();
         for spec in specs {
             // A new size means a new card: renegotiating a source that may
             // not have started yet races in textoverlay (1.22). The new
@@ -104,6 +103,15 @@ impl Cards {
                 was = Some(card.spec.rect);
                 self.remove(program, card);
             }
+            // A card whose tile went can show a newcomer of its size: it
+            // is redrawn rather than rebuilt, so that a crowd coming and
+            // going makes and unmakes no elements.
+            if !cards.contains_key(&spec.key)
+                && was.is_none()
+                && let Some(i) = gone.iter().position(|c| c.spec.redraws_as(spec))
+            {
+                cards.insert(spec.key.clone(), gone.swap_remove(i));
+            }
             match cards.get_mut(&spec.key) {
                 Some(card) => card.update(program, spec),
                 None => match self.make(program, spec, was.unwrap_or(spec.rect)) {
@@ -115,11 +123,16 @@ impl Cards {
                 },
             }
         }
+        for card in gone {
+            self.remove(program, card);
+        }
     }
 
     /// Makes the card for `spec`, its pad first at `at`.
     fn make(&self, program: &Program, spec: &CardSpec, at: Rect) -> Result<Card, MediaError> {
-        let name = format!("card-{}", super::element_safe(&spec.key));
+        // Numbered: a recycled card keeps the name it was made with.
+        let n = self.made.fetch_add(1, Ordering::Relaxed);
+        let name = format!("card-{}-{n}", super::element_safe(&spec.key));
         let bin = gst::Bin::builder().name(&name).build();
         let (face, out) = match spec.ring {
             None => {

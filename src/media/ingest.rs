@@ -155,7 +155,17 @@ impl Ingest {
     /// Applies a remote offer on `peer` (creating its webrtcbin the first
     /// time) and returns the answer's SDP. Blocks.
     pub fn offer(&self, peer: &str, sdp: &str, streams: Vec<Stream>) -> Result<String, MediaError> {
+        // Refused before anything changes: a garbled re-offer must not cost
+        // a peer the tracks it is sending.
+        let mids = callcast_signalling::sdp::check_offer(sdp)
+            .map_err(|e| MediaError::Negotiation(format!("the offer {e}")))?;
         let sdp = webrtc::parse_sdp(sdp)?;
+        let (streams, unknown): (Vec<_>, Vec<_>) =
+            streams.into_iter().partition(|s| mids.contains(&s.mid));
+        if !unknown.is_empty() {
+            let unknown: Vec<_> = unknown.iter().map(|s| s.mid.as_str()).collect();
+            tracing::warn!(%peer, ?unknown, "the room names mids the offer does not send on; ignoring them");
+        }
         let streams: HashMap<String, Stream> =
             streams.into_iter().map(|s| (s.mid.clone(), s)).collect();
         let (existing, renamed) = {

@@ -127,13 +127,22 @@ impl Translator {
                 display: p.display,
             },
         }];
-        for t in &p.tracks {
+        // A room that announces someone twice keeps what it said first
+        // (the tracks an offer may name), plus any track new this time.
+        if self.tracks.contains_key(&p.id) {
+            tracing::warn!(participant_id = %p.id, "the room announced a participant twice");
+        }
+        let known = self.tracks.entry(p.id.clone()).or_default();
+        for t in p.tracks {
+            if known.iter().any(|k| k.id == t.id) {
+                continue;
+            }
             events.push(RoomEvent::TrackPublished {
                 participant_id: p.id.clone(),
-                track: track(t),
+                track: track(&t),
             });
+            known.push(t);
         }
-        self.tracks.insert(p.id, p.tracks);
         events
     }
 
@@ -336,6 +345,26 @@ mod tests {
             }],
         });
         assert!(matches!(&events[0], RoomEvent::Offer { streams, .. } if streams.is_empty()));
+    }
+
+    #[test]
+    fn a_participant_announced_twice_keeps_its_tracks() {
+        let mut t = Translator::default();
+        t.welcome("p9", vec![alice()]);
+        let mut again = alice();
+        again.display = "Mallory".into();
+        again.tracks.truncate(0);
+        let events = t.translate(ServerMessage::ParticipantJoined { participant: again });
+        assert!(matches!(&events[..], [RoomEvent::ParticipantJoined { .. }]));
+        let events = t.translate(ServerMessage::Offer {
+            from: "p1".into(),
+            sdp: "v=0".into(),
+            tracks: vec![MidTrack {
+                mid: "video0".into(),
+                track_id: "cam".into(),
+            }],
+        });
+        assert!(matches!(&events[0], RoomEvent::Offer { streams, .. } if streams.len() == 1));
     }
 
     #[test]

@@ -5,3 +5,4 @@ mod adapter;
 pub mod client;
 
 pub use adapter::CallcastAdapter;
+pub(crate) use adapter::Translator;

@@ -151,7 +151,7 @@ impl Incoming {
                     .unwrap_or(false);
                 let candidate = c.filter(|_| !completed).and_then(|c| {
                     Some((
-                        c.get("sdpMLineIndex")?.as_u64()? as u32,
+                        u32::try_from(c.get("sdpMLineIndex")?.as_u64()?).ok()?,
                         c.get("candidate")?.as_str()?.to_string(),
                     ))
                 });

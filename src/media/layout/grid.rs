@@ -10,7 +10,10 @@ pub(crate) fn place<K: Clone>(
     canvas: Canvas,
     config: &LayoutConfig,
 ) -> Vec<(Item<K>, Rect)> {
-    cap(&mut items, config.max_tiles);
+    cap(
+        &mut items,
+        Some(config.max_tiles.unwrap_or(super::MAX_TILES)),
+    );
     let rects = grid(items.len(), canvas, config);
     items.into_iter().zip(rects).collect()
 }
@@ -211,6 +214,26 @@ mod tests {
                 },
             );
         }
+    }
+
+    #[test]
+    fn a_crowd_gets_at_most_the_default_cap() {
+        let items = (0..10_000)
+            .map(|i| Item::<String> {
+                content: Content::Placeholder {
+                    participant: i.to_string(),
+                    name: String::new(),
+                },
+                participant: None,
+                highlight: false,
+                screen: false,
+            })
+            .collect();
+        let placed = place(items, HD, &LayoutConfig::default());
+        assert_eq!(placed.len(), crate::media::layout::MAX_TILES as usize);
+        let (last, rect) = placed.last().unwrap();
+        assert!(matches!(last.content, Content::More { count: 9_901 }));
+        assert!(rect.width >= 100, "{rect:?}");
     }
 
     #[test]

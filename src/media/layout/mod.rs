@@ -123,7 +123,8 @@ pub struct LayoutConfig {
     /// Tile shape as width:height; cameras send 16:9.
     pub tile_aspect: (u32, u32),
     /// Grid or filmstrip: at most this many tiles, the last one saying
-    /// "+N" for the rest.
+    /// "+N" for the rest. Unset: up to 100, so that a room of thousands
+    /// never asks for thousands of tiles.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tiles: Option<u32>,
     /// Speaker and presentation: where the others go.
@@ -185,8 +186,9 @@ impl Default for LayoutConfig {
     }
 }
 
-/// The most tiles a grid or filmstrip may be asked for.
-const MAX_TILES: u32 = 100;
+/// The most tiles a grid or filmstrip may be asked for, and how many it
+/// shows when not asked.
+pub const MAX_TILES: u32 = 100;
 
 /// The largest corner radius (half of a 720p canvas' height: a circle).
 const MAX_CORNER_RADIUS: u32 = 360;
@@ -413,10 +415,15 @@ pub fn compute<K: Clone + PartialEq>(
             vec![camera(members[featured]).place(rect, fit)]
         }
         Kind::Speaker => {
-            let others = cameras()
+            // By member, not by camera tile: a featured speaker with no
+            // camera has none to leave out.
+            let others = members
+                .iter()
                 .enumerate()
-                .filter(|(i, _)| *i != featured)
-                .map(|(_, item)| item)
+                .filter(|(i, m)| {
+                    *i != featured && (config.audio_only || !matches!(m.camera, Camera::None))
+                })
+                .map(|(_, m)| camera(m))
                 .collect();
             strip::place(camera(members[featured]), others, canvas, config, fit)
         }

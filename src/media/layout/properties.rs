@@ -47,7 +47,11 @@ const CANVASES: [Canvas; 4] = [
 ];
 
 fn scene(rng: &mut Rng) -> Scene<String> {
-    let n = rng.below(40) as usize;
+    // Now and then a crowd, past the grid's default cap.
+    let n = match rng.chance(10) {
+        true => 100 + rng.below(60) as usize,
+        false => rng.below(40) as usize,
+    };
     let members: Vec<Member<String>> = (0..n)
         .map(|i| Member {
             id: format!("p{i}"),
@@ -166,9 +170,8 @@ fn every_layout_keeps_its_properties() {
                     "{}",
                     what()
                 );
-                if let Some(max) = config.max_tiles {
-                    assert!(tiles.len() <= max as usize, "{}", what());
-                }
+                let max = config.max_tiles.unwrap_or(MAX_TILES);
+                assert!(tiles.len() <= max as usize, "{}", what());
             }
             Kind::Single => {
                 assert_eq!(tiles.len(), 1, "{}", what());
@@ -312,6 +315,33 @@ fn grid_overflow_says_how_many_more() {
     let tiles = compute(&config, CANVASES[0], &scene);
     assert_eq!(tiles.len(), 4);
     assert_eq!(tiles[3].content, Content::More { count: 7 });
+}
+
+#[test]
+fn a_speaker_without_a_camera_leaves_nobody_out() {
+    // p1 talks but only shares a screen: featured as a placeholder, and
+    // the strip still holds everyone else (it once dropped p2 instead).
+    let scene = Scene {
+        members: (0..4)
+            .map(|i| Member {
+                id: format!("p{i}"),
+                name: format!("P{i}"),
+                camera: if i == 1 { Camera::None } else { Camera::On(i) },
+                screen: (i == 1).then_some(9),
+            })
+            .collect(),
+        speaker: Some("p1".into()),
+        ..Scene::default()
+    };
+    let config = LayoutConfig {
+        kind: Kind::Speaker,
+        ..LayoutConfig::default()
+    };
+    let shown: Vec<_> = compute(&config, CANVASES[0], &scene)
+        .into_iter()
+        .map(|t| t.participant.unwrap())
+        .collect();
+    assert_eq!(shown, ["p1", "p0", "p2", "p3"]);
 }
 
 #[test]

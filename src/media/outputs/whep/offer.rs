@@ -1,6 +1,8 @@
 //! What a WHEP offer asks for: the payload types to send the program's
 //! H.264 and Opus with. Pure text work on the SDP, unit-tested.
 
+use callcast_signalling::sdp::{Sdp, SdpError};
+
 /// The codecs chosen from an offer, by its payload types.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {
@@ -13,105 +15,10 @@ pub struct Choice {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OfferError {
-    #[error("is not an SDP offer (it needs v=0 and m= lines)")]
-    NotSdp,
+    #[error("{0}")]
+    Sdp(#[from] SdpError),
     #[error("has no video section that receives H.264 with packetization-mode=1")]
     NoH264,
-    /// Without them ICE never completes: the answer would wait for nothing.
-    #[error("has no valid ICE credentials (a=ice-ufrag of 4+ and a=ice-pwd of 22+ ICE characters)")]
-    NoIce,
-    #[error("has no DTLS fingerprint (a=fingerprint:<hash> <hex:hex:...>)")]
-    NoFingerprint,
-}
-
-struct Section<'a> {
-    kind: &'a str,
-    pts: Vec<u8>,
-    lines: Vec<&'a str>,
-}
-
-/// The session-level lines and the media sections.
-fn sections(sdp: &str) -> Result<(Vec<&str>, Vec<Section<'_>>), OfferError> {
-    let mut lines = sdp.lines().map(str::trim_end);
-    if lines.next() != Some("v=0") {
-        return Err(OfferError::NotSdp);
-    }
-    let mut session = Vec::new();
-    let mut out: Vec<Section> = Vec::new();
-    for line in lines {
-        if let Some(m) = line.strip_prefix("m=") {
-            let mut fields = m.split_whitespace();
-            let kind = fields.next().unwrap_or("");
-            // m=<kind> <port> <proto> <fmt>...
-            let pts = fields.skip(2).filter_map(|f| f.parse().ok()).collect();
-            out.push(Section {
-                kind,
-                pts,
-                lines: Vec::new(),
-            });
-        } else if let Some(s) = out.last_mut() {
-            s.lines.push(line);
-        } else {
-            session.push(line);
-        }
-    }
-    if out.is_empty() {
-        return Err(OfferError::NotSdp);
-    }
-    Ok((session, out))
-}
-
-/// The value of `a=<attr>:` in the section, else at the session level.
-fn value<'a>(session: &[&'a str], section: &Section<'a>, attr: &str) -> Option<&'a str> {
-    let prefix = format!("a={attr}:");
-    let find = |lines: &[&'a str]| lines.iter().find_map(|l| l.strip_prefix(prefix.as_str()));
-    find(&section.lines).or_else(|| find(session))
-}
-
-/// RFC 8839's ice-char: letters, digits, `+` and `/`.
-fn ice_chars(v: &str, min: usize) -> bool {
-    (min..=256).contains(&v.len())
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
-}
-
-/// `<hash function> XX:XX:...` (RFC 8122).
-fn fingerprint(v: &str) -> bool {
-    let Some((hash, hex)) = v.split_once(' ') else {
-        return false;
-    };
-    !hash.is_empty()
-        && hex
-            .split(':')
-            .all(|b| b.len() == 2 && b.chars().all(|c| c.is_ascii_hexdigit()))
-        && hex.len() >= 20 * 3 - 1
-}
-
-impl Section<'_> {
-    /// The value of `a=<attr>:<pt> <value>` for `pt`.
-    fn attr(&self, attr: &str, pt: u8) -> Option<&str> {
-        let prefix = format!("a={attr}:{pt} ");
-        self.lines.iter().find_map(|l| l.strip_prefix(&prefix))
-    }
-
-    fn encoding(&self, pt: u8) -> Option<String> {
-        self.attr("rtpmap", pt).map(|e| e.to_ascii_lowercase())
-    }
-
-    fn fmtp(&self, pt: u8, key: &str) -> Option<&str> {
-        self.attr("fmtp", pt)?.split(';').find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == key).then_some(v)
-        })
-    }
-
-    /// The viewer receives on it (sendrecv when no direction is given).
-    fn receives(&self) -> bool {
-        !self
-            .lines
-            .iter()
-            .any(|l| matches!(*l, "a=sendonly" | "a=inactive"))
-    }
 }
 
 /// Chooses the payload types: the first receiving video section's H.264
@@ -119,21 +26,15 @@ impl Section<'_> {
 /// then constrained baseline, then any; Opus in the first receiving
 /// audio section, if there is one.
 pub fn choose(sdp: &str) -> Result<Choice, OfferError> {
-    let (session, sections) = sections(sdp)?;
-    let video = sections
+    let sdp = Sdp::parse(sdp)?;
+    let video = sdp
+        .sections
         .iter()
         .find(|s| s.kind == "video" && s.receives())
         .ok_or(OfferError::NoH264)?;
     // Media is bundled on the first section's transport; check the video
     // section's, which Chromium and GStreamer repeat in every section.
-    let ufrag = value(&session, video, "ice-ufrag");
-    let pwd = value(&session, video, "ice-pwd");
-    if !(ufrag.is_some_and(|u| ice_chars(u, 4)) && pwd.is_some_and(|p| ice_chars(p, 22))) {
-        return Err(OfferError::NoIce);
-    }
-    if !value(&session, video, "fingerprint").is_some_and(fingerprint) {
-        return Err(OfferError::NoFingerprint);
-    }
+    sdp.check_transport(video)?;
     let h264: Vec<u8> = video
         .pts
         .iter()
@@ -160,7 +61,8 @@ pub fn choose(sdp: &str) -> Result<Choice, OfferError> {
         .copied()
         .min_by_key(|&pt| rank(pt))
         .ok_or(OfferError::NoH264)?;
-    let audio_pt = sections
+    let audio_pt = sdp
+        .sections
         .iter()
         .filter(|s| s.kind == "audio" && s.receives())
         .take(1)
@@ -217,8 +119,8 @@ mod tests {
     fn video_only_and_bad_offers() {
         let video_only = CHROMIUM.replace("m=audio", "m=application");
         assert_eq!(choose(&video_only).unwrap().audio_pt, None);
-        assert_eq!(choose("hello"), Err(OfferError::NotSdp));
-        assert_eq!(choose("v=0\r\ns=-\r\n"), Err(OfferError::NotSdp));
+        assert_eq!(choose("hello"), Err(SdpError::NotSdp.into()));
+        assert_eq!(choose("v=0\r\ns=-\r\n"), Err(SdpError::NotSdp.into()));
         let vp8_only = CHROMIUM.replace("H264/90000", "VP9/90000");
         assert_eq!(choose(&vp8_only), Err(OfferError::NoH264));
         let sending = CHROMIUM.replace("a=mid:1\r\na=recvonly", "a=mid:1\r\na=sendonly");
@@ -246,7 +148,7 @@ mod tests {
         ] {
             assert_eq!(
                 choose(&CHROMIUM.replace(from, to)),
-                Err(OfferError::NoIce),
+                Err(SdpError::NoIce.into()),
                 "{to}"
             );
         }
@@ -259,7 +161,7 @@ mod tests {
                 "a=fingerprint:sha-256 E1:6D:85:96:53:74:BE:84:3E:F9:4D:67:C9:8F:71:2E:6C:26:3B:1B:02:52:0A:82:A8:1C:81:84:96:0F:CD:CB",
                 to,
             );
-            assert_eq!(choose(&bad), Err(OfferError::NoFingerprint), "{to}");
+            assert_eq!(choose(&bad), Err(SdpError::NoFingerprint.into()), "{to}");
         }
     }
 }
