@@ -23,8 +23,9 @@ demo: deps
 test: build check
 	$(CARGO) test --release --locked --workspace --all-targets -- --test-threads=1
 
-# The long fault tests (a minute and more each): destinations gone for
-# 30 s. Marked #[ignore] so that `make test` stays short.
+# The long tests (a minute and more each): destinations gone for 30 s,
+# 200 joins and leaves, A/V sync after ten minutes. Marked #[ignore] so
+# that `make test` stays short.
 soak: build
 	$(CARGO) test --release --locked --workspace --all-targets -- --ignored --test-threads=1
 

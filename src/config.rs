@@ -38,6 +38,48 @@ impl Default for ProgramConfig {
 }
 
 impl ProgramConfig {
+    /// The error names the field, relative to the `program` object.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let even = |v: u32, max: u32| v.is_multiple_of(2) && (64..=max).contains(&v);
+        if !even(self.width, 3840) {
+            return Err(("width", "an even number from 64 to 3840".into()));
+        }
+        if !even(self.height, 2160) {
+            return Err(("height", "an even number from 64 to 2160".into()));
+        }
+        if !(1..=60).contains(&self.fps) {
+            return Err(("fps", "from 1 to 60".into()));
+        }
+        if !(100..=50_000).contains(&self.video_kbps) {
+            return Err(("video_kbps", "from 100 to 50000".into()));
+        }
+        if !(16..=512).contains(&self.audio_kbps) {
+            return Err(("audio_kbps", "from 16 to 512".into()));
+        }
+        const PRESETS: [&str; 10] = [
+            "ultrafast",
+            "superfast",
+            "veryfast",
+            "faster",
+            "fast",
+            "medium",
+            "slow",
+            "slower",
+            "veryslow",
+            "placebo",
+        ];
+        if !PRESETS.contains(&self.x264_preset.as_str()) {
+            return Err(("x264_preset", format!("one of {}", PRESETS.join(", "))));
+        }
+        if !(1..=60).contains(&self.keyframe_interval_s) {
+            return Err(("keyframe_interval_s", "from 1 to 60".into()));
+        }
+        if self.background > 0xff_ffff {
+            return Err(("background", "a colour 0xRRGGBB".into()));
+        }
+        Ok(())
+    }
+
     pub fn canvas(&self) -> Canvas {
         Canvas {
             width: self.width,
@@ -108,6 +150,8 @@ impl std::fmt::Debug for Secret {
 pub struct ServerConfig {
     pub api: ApiConfig,
     pub outputs: OutputPolicyConfig,
+    /// The program every session composites and encodes.
+    pub program: ProgramConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -137,4 +181,27 @@ pub struct OutputPolicyConfig {
     /// (`live.example.com`) and domains (`*.example.com`) that RTMP, SRT
     /// and S3 endpoints may name; empty allows any.
     pub allowed_destinations: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn program_settings_are_checked_field_by_field() {
+        assert!(ProgramConfig::default().validate().is_ok());
+        let bad = |f: fn(&mut ProgramConfig)| {
+            let mut p = ProgramConfig::default();
+            f(&mut p);
+            p.validate().unwrap_err().0
+        };
+        assert_eq!(bad(|p| p.width = 1281), "width");
+        assert_eq!(bad(|p| p.height = 0), "height");
+        assert_eq!(bad(|p| p.fps = 61), "fps");
+        assert_eq!(bad(|p| p.video_kbps = 10), "video_kbps");
+        assert_eq!(bad(|p| p.x264_preset = "quick".into()), "x264_preset");
+        assert_eq!(bad(|p| p.background = 0x1_000_000), "background");
+        let cfg: ServerConfig = serde_json::from_str(r#"{"program":{"fps":50}}"#).unwrap();
+        assert_eq!((cfg.program.fps, cfg.program.width), (50, 1280));
+    }
 }

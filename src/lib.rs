@@ -13,6 +13,7 @@ pub mod api;
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod heap;
 pub mod ids;
 pub mod join;
 pub mod loadgen;

@@ -272,6 +272,7 @@ enum Adapter {
 }
 
 fn main() -> ExitCode {
+    callcast::heap::limit_arenas();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     callcast::session::health::configure(callcast::session::health::StatsLog {

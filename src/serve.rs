@@ -94,6 +94,10 @@ pub async fn run(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> anyh
     let auth = api_auth(&opts.config)?;
     let destinations = Destinations::parse(&opts.config.outputs.allowed_destinations)
         .map_err(|e| anyhow::anyhow!("outputs.allowed_destinations: {e}"))?;
+    opts.config
+        .program
+        .validate()
+        .map_err(|(field, m)| anyhow::anyhow!("program.{field} must be {m}"))?;
     if !auth.enabled() && !opts.http.ip().is_loopback() {
         tracing::warn!(
             addr = %opts.http,
@@ -109,6 +113,7 @@ pub async fn run(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> anyh
             ..IngestConfig::default()
         },
         s3: opts.s3,
+        program: opts.config.program.clone(),
         auth,
         destinations,
     };

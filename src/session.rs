@@ -808,7 +808,11 @@ impl EventLoop {
                 .add_candidate(&peer, sdp_m_line_index, &candidate),
             RoomEvent::PeerClosed { peer } => {
                 let media = self.media.clone();
-                let _ = spawn_blocking(move || media.ingest.close_peer(&peer)).await;
+                let _ = spawn_blocking(move || {
+                    media.ingest.close_peer(&peer);
+                    crate::heap::release_freed();
+                })
+                .await;
             }
             // The SFU may keep the m-lines (Janus renegotiates later, if
             // ever): stop receiving now, so no bin idles on a dead track.

@@ -157,9 +157,11 @@ impl<'a> Section<'a> {
             .any(|l| matches!(*l, "a=recvonly" | "a=inactive"))
     }
 
-    /// Port 0: a section switched off (or one an SFU keeps for later).
+    /// Port 0 without `a=bundle-only`: a section switched off (or one an
+    /// SFU keeps for later). With it, port 0 means "on the bundle's
+    /// transport" (RFC 8843), as webrtcbin's max-bundle offers say.
     pub fn enabled(&self) -> bool {
-        self.port != Some(0)
+        self.port != Some(0) || self.lines.contains(&"a=bundle-only")
     }
 }
 
@@ -276,6 +278,11 @@ mod tests {
         assert!(sdp.check_transport(video).is_ok());
         assert_eq!(sdp.check_transport(audio), Err(SdpError::NoIce));
         assert!(!old.enabled() && !old.sends() && video.sends() && !video.receives());
+        // Port 0 on the bundle's transport is on.
+        let bundled = OFFER.replace("m=audio 9", "m=audio 0");
+        let bundled = bundled.replace("a=mid:audio1", "a=mid:audio1\r\na=bundle-only");
+        let mids = check_offer(&bundled).unwrap();
+        assert!(mids.contains("audio1"), "{mids:?}");
         // "a=mid-foo:x" is not "a=mid:".
         let odd = OFFER.replace("a=mid:video0", "a=midx:video0");
         assert_eq!(Sdp::parse(&odd).unwrap().sections[0].mid(), None);

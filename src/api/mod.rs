@@ -29,7 +29,7 @@ pub use destinations::Destinations;
 pub use error::ApiError;
 pub use sessions::stop_all;
 
-use crate::config::IngestConfig;
+use crate::config::{IngestConfig, ProgramConfig};
 use crate::media::outputs::s3::S3Config;
 use crate::session::{Session, Sessions};
 
@@ -40,6 +40,8 @@ pub struct ApiState {
     pub ingest: IngestConfig,
     /// S3 settings for outputs whose request leaves them out.
     pub s3: S3Config,
+    /// What every session's program is.
+    pub program: ProgramConfig,
     /// Who may call the API.
     pub auth: Auth,
     /// Where outputs may send to.

@@ -94,11 +94,11 @@ pub async fn create(
     }
     let id = Sessions::new_id();
     let cfg = SessionConfig {
+        program: state.program.clone(),
         ingest: state.ingest.clone(),
         layout: req.layout,
         outputs: req.outputs,
         s3: state.s3.clone(),
-        ..SessionConfig::default()
     };
     let session = Session::start(id.clone(), req.room.info(), req.room.adapter(), cfg)
         .await

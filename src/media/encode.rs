@@ -14,6 +14,11 @@ use super::program::Program;
 use super::{MediaError, capsfilter, link_chain, make};
 use crate::config::ProgramConfig;
 
+/// What libav's AAC encoder puts before the sound: 1024 samples at the
+/// program's 48 kHz.
+const AAC_PRIMING: gst::ClockTime =
+    gst::ClockTime::from_nseconds(1024 * 1_000_000_000 / super::track::AUDIO_RATE as u64);
+
 /// A video rendition: its height (the width follows the canvas aspect)
 /// and bitrate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,6 +108,12 @@ impl Encoder {
         let convert = make("audioconvert", None)?;
         let aac = make("avenc_aac", Some("enc-audio"))?;
         aac.set_property("bitrate", (cfg.audio_kbps * 1000) as i32);
+        // The encoder's first frame is priming: its sound comes out that
+        // much later than its timestamps say, and no output here carries
+        // the priming for players to skip. The encoded video waits as long.
+        x264.static_pad("src")
+            .expect("x264 src")
+            .set_offset(AAC_PRIMING.nseconds() as i64);
         let aacparse = make("aacparse", None)?;
         let audio_tee = tee("audio-tee")?;
 

@@ -2,6 +2,7 @@
 //! picture and sound, for the demo, tests, benchmarks and load generation.
 
 pub mod clip;
+pub mod flash;
 mod janus;
 mod participant;
 pub mod publisher;
@@ -26,6 +27,9 @@ pub struct SynthSpec {
     /// Publishes its picture as a screen share instead of a camera (as
     /// clients that share from a second connection do).
     pub screen: bool,
+    /// Flashes white and beeps together once a second, silent otherwise
+    /// ([`flash`]): the A/V sync tests' participant.
+    pub flash: bool,
 }
 
 const NAMES: &[&str] = &[
@@ -66,6 +70,7 @@ impl SynthSpec {
             height: 360,
             fps: 20,
             screen: false,
+            flash: false,
         }
     }
 }

@@ -9,6 +9,7 @@ use gst::prelude::*;
 use gst_webrtc::WebRTCRTPTransceiverDirection;
 
 use super::SynthSpec;
+use super::flash::Flashes;
 use crate::config::IceConfig;
 use crate::media::{MediaError, capsfilter, link_chain, make, webrtc};
 
@@ -352,14 +353,19 @@ impl EncodedChains {
     pub fn new(spec: &SynthSpec, video_ssrc: u32, audio_ssrc: u32) -> Result<Self, MediaError> {
         let video_src = ball_pattern(spec.colour)?;
         video_src.set_property("is-live", true);
-        let video_caps = capsfilter(
-            None,
-            &gst::Caps::builder("video/x-raw")
-                .field("width", spec.width as i32)
-                .field("height", spec.height as i32)
-                .field("framerate", gst::Fraction::new(spec.fps as i32, 1))
-                .build(),
-        )?;
+        let mut caps = gst::Caps::builder("video/x-raw")
+            .field("width", spec.width as i32)
+            .field("height", spec.height as i32)
+            .field("framerate", gst::Fraction::new(spec.fps as i32, 1));
+        let flashes = spec.flash.then(Flashes::new);
+        if flashes.is_some() {
+            // What the flash paints.
+            caps = caps.field("format", "I420");
+        }
+        let video_caps = capsfilter(None, &caps.build())?;
+        if let Some(f) = &flashes {
+            f.paint(&video_caps.static_pad("src").expect("capsfilter src"));
+        }
         let label = gst::ElementFactory::make("textoverlay")
             .property("text", &spec.name)
             .property(
@@ -391,6 +397,20 @@ impl EncodedChains {
             .property("volume", 0.3f64)
             .build()
             .map_err(|_| MediaError::MissingElement("audiotestsrc"))?;
+        let mut audio = vec![audio_src];
+        if let Some(f) = &flashes {
+            // What the gate silences.
+            let raw = capsfilter(
+                None,
+                &gst::Caps::builder("audio/x-raw")
+                    .field("format", "F32LE")
+                    .field("rate", 48_000i32)
+                    .field("channels", 1i32)
+                    .build(),
+            )?;
+            f.gate(&raw.static_pad("src").expect("capsfilter src"), 48_000);
+            audio.push(raw);
+        }
         let aconvert = make("audioconvert", None)?;
         let aresample = make("audioresample", None)?;
         let avalve = muting_valve()?;
@@ -406,9 +426,10 @@ impl EncodedChains {
                 video_src, video_caps, label, convert, valve, vp8, vpay, vpay_caps,
             ],
             microphone_valve: avalve.clone(),
-            audio: vec![
-                audio_src, aconvert, aresample, avalve, opus, apay, apay_caps,
-            ],
+            audio: audio
+                .into_iter()
+                .chain([aconvert, aresample, avalve, opus, apay, apay_caps])
+                .collect(),
             video_caps: vcaps,
             audio_caps: acaps,
         })

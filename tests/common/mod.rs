@@ -472,7 +472,19 @@ impl Serve {
 
     /// With its log (stderr) going to `log`.
     pub fn start_logging(args: &[&str], envs: &[(&str, &str)], log: impl Into<Stdio>) -> Serve {
-        let mut child = dies_with_test(&mut Command::new(env!("CARGO_BIN_EXE_callcast")))
+        // CALLCAST_SERVE_WRAPPER runs the server under a tool (`heaptrack`,
+        // `valgrind --tool=massif`) to look into a test.
+        let wrapper = std::env::var("CALLCAST_SERVE_WRAPPER").unwrap_or_default();
+        let mut wrapper = wrapper.split_whitespace();
+        let mut cmd = match wrapper.next() {
+            Some(tool) => {
+                let mut cmd = Command::new(tool);
+                cmd.args(wrapper).arg(env!("CARGO_BIN_EXE_callcast"));
+                cmd
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_callcast")),
+        };
+        let mut child = dies_with_test(&mut cmd)
             .args([
                 "serve",
                 "--http",

@@ -1,0 +1,213 @@
+//! A/V sync: a participant flashes white and beeps at the same instant,
+//! once a second ([`callcast::synth::flash`]); in the recording, every
+//! flash and its beep are within 40 ms of each other. Measured at the
+//! start (here, in `make test`) and after ten minutes (`make soak`).
+//!
+//! The program runs at 50 fps for these tests: a frame then lasts 20 ms.
+//! At the default 20 fps a frame lasts 50 ms, and a flash may show up to
+//! a frame after its instant however well the streams are aligned.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use callcast::config::IceConfig;
+use callcast::synth::{SynthSpec, SyntheticParticipant};
+use callcast_signalling::room::RoomServer;
+use common::*;
+use serde_json::json;
+
+const FPS: u32 = 50;
+/// The most a beep may lead or trail its flash.
+const TOLERANCE_MS: f64 = 40.0;
+/// Seconds of the recording before the pairs are counted.
+const SETTLE_S: f64 = 2.5;
+
+/// Records the flashing participant for `duration`; the recording's path.
+async fn record(dir: &Path, duration: Duration) -> PathBuf {
+    callcast::media::init().unwrap();
+    let config = dir.join("callcast.json");
+    std::fs::write(&config, json!({"program": {"fps": FPS}}).to_string()).unwrap();
+    let serve = Serve::start_with(&["--config", config.to_str().unwrap()], &[]);
+    let room = RoomServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let spec = SynthSpec {
+        flash: true,
+        fps: FPS,
+        ..SynthSpec::demo(2)
+    };
+    let flasher = SyntheticParticipant::join(&room.url(), "sync", spec, IceConfig::loopback())
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let mp4 = dir.join("sync.mp4");
+    let session = serve
+        .create_session(
+            &http,
+            &json!({
+                "room": {"adapter": "callcast", "url": room.url(), "room": "sync"},
+                "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
+            }),
+        )
+        .await;
+    tokio::time::sleep(duration).await;
+    let (status, body) = send(http.delete(&session)).await;
+    assert_eq!(status, 200, "{body}");
+    flasher.leave().await;
+    room.shutdown().await;
+    mp4
+}
+
+/// Where each flash starts: the first of a run of bright frames.
+fn flashes(mp4: &Path) -> Vec<f64> {
+    let frames = ffprobe_json(
+        mp4,
+        &["-select_streams", "v:0", "-show_entries", "frame=pts_time"],
+    );
+    let pts: Vec<f64> = frames["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["pts_time"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(mp4)
+        .args(["-map", "0:v:0", "-fps_mode", "passthrough"])
+        .args(["-vf", "scale=32:18,format=gray", "-f", "rawvideo", "-"])
+        .output()
+        .unwrap();
+    let means: Vec<f64> = out
+        .stdout
+        .chunks_exact(32 * 18)
+        .map(|f| f.iter().map(|p| *p as f64).sum::<f64>() / f.len() as f64)
+        .collect();
+    assert_eq!(means.len(), pts.len(), "frames decoded vs listed");
+    let (lo, hi) = means
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), m| (lo.min(*m), hi.max(*m)));
+    assert!(hi - lo > 80.0, "no flash: frame means from {lo} to {hi}");
+    let bright: Vec<bool> = means.iter().map(|m| *m > (lo + hi) / 2.0).collect();
+    (1..bright.len())
+        .filter(|&i| bright[i] && !bright[i - 1])
+        .map(|i| pts[i])
+        .collect()
+}
+
+/// Where each beep starts: the first loud sample after half a second of
+/// quiet.
+fn beeps(mp4: &Path) -> Vec<f64> {
+    let audio = ffprobe_json(
+        mp4,
+        &[
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=start_time",
+        ],
+    );
+    let start: f64 = audio["streams"][0]["start_time"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let samples = audio_samples(mp4);
+    let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
+    assert!(peak > 0.05, "no beep: the peak is {peak}");
+    let loud = peak * 0.25;
+    let mut onsets = Vec::new();
+    let mut last_loud: Option<usize> = None;
+    for (i, s) in samples.iter().enumerate() {
+        if s.abs() > loud {
+            if last_loud.is_none_or(|l| i - l > 24_000) {
+                onsets.push(start + i as f64 / 48_000.0);
+            }
+            last_loud = Some(i);
+        }
+    }
+    onsets
+}
+
+/// (flash time, flash minus beep in ms) for each flash.
+fn offsets(mp4: &Path) -> Vec<(f64, f64)> {
+    let beeps = beeps(mp4);
+    let flashes = flashes(mp4);
+    let show = |v: &[f64]| {
+        v.iter()
+            .take(12)
+            .map(|t| format!("{t:.3}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    eprintln!(
+        "flashes: {} ...\nbeeps:   {} ...",
+        show(&flashes),
+        show(&beeps)
+    );
+    flashes
+        .into_iter()
+        // The first flash may come before its participant's sound is
+        // mixed in: pairs start once both are surely there.
+        .filter(|f| *f > SETTLE_S)
+        .map(|f| {
+            let b = beeps
+                .iter()
+                .copied()
+                .min_by(|a, b| (a - f).abs().total_cmp(&(b - f).abs()))
+                .expect("beeps");
+            (f, (f - b) * 1000.0)
+        })
+        .collect()
+}
+
+fn check(window: &str, pairs: &[(f64, f64)], at_least: usize) {
+    let mut ms: Vec<f64> = pairs.iter().map(|p| p.1).collect();
+    ms.sort_by(f64::total_cmp);
+    eprintln!(
+        "{window}: {} flashes, flash minus beep from {:.1} to {:.1} ms, median {:.1} ms",
+        ms.len(),
+        ms.first().unwrap_or(&f64::NAN),
+        ms.last().unwrap_or(&f64::NAN),
+        ms.get(ms.len() / 2).unwrap_or(&f64::NAN)
+    );
+    assert!(
+        pairs.len() >= at_least,
+        "{window}: {} flashes, expected {at_least}",
+        pairs.len()
+    );
+    for (t, off) in pairs {
+        assert!(
+            off.abs() <= TOLERANCE_MS,
+            "{window}: the flash at {t:.2} s is {off:.1} ms from its beep"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flash_and_beep_arrive_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = record(dir.path(), Duration::from_secs(20)).await;
+    check("the first 20 s", &offsets(&mp4), 15);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "eleven minutes: run by make soak"]
+async fn flash_and_beep_stay_together_for_ten_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mp4 = record(dir.path(), Duration::from_secs(11 * 60)).await;
+    let all = offsets(&mp4);
+    let within = |from: f64, to: f64| -> Vec<(f64, f64)> {
+        all.iter()
+            .copied()
+            .filter(|p| (from..to).contains(&p.0))
+            .collect()
+    };
+    let end = all.last().map_or(0.0, |p| p.0);
+    check("the first minute", &within(0.0, 60.0), 55);
+    check("after ten minutes", &within(600.0, f64::MAX), 55);
+    check("the whole run", &all, 600);
+    assert!(end > 650.0, "the recording ends at {end} s");
+}
