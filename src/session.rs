@@ -731,7 +731,7 @@ impl EventLoop {
 
     /// Applies one room event; true if the program needs laying out again.
     async fn on_room_event(&self, event: RoomEvent) -> bool {
-        let relayout = {
+        let (changed, relayout) = {
             let mut shared = self.shared.lock().unwrap();
             let changed = shared.roster.apply(&event);
             let now = Instant::now();
@@ -763,7 +763,6 @@ impl EventLoop {
             let speaker = shared.speaker.speaker(now).map(String::from);
             (changed, changed || speaker != shared.speaker_shown)
         };
-        let (changed, relayout) = relayout;
         match event {
             RoomEvent::Joined { self_id } => {
                 let mut shared = self.shared.lock().unwrap();
