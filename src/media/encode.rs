@@ -108,12 +108,7 @@ impl Encoder {
         let convert = make("audioconvert", None)?;
         let aac = make("avenc_aac", Some("enc-audio"))?;
         aac.set_property("bitrate", (cfg.audio_kbps * 1000) as i32);
-        // The encoder's first frame is priming: its sound comes out that
-        // much later than its timestamps say, and no output here carries
-        // the priming for players to skip. The encoded video waits as long.
-        x264.static_pad("src")
-            .expect("x264 src")
-            .set_offset(AAC_PRIMING.nseconds() as i64);
+        wait_for_aac(&x264);
         let aacparse = make("aacparse", None)?;
         let audio_tee = tee("audio-tee")?;
 
@@ -203,6 +198,7 @@ impl Encoder {
                         .build(),
                 )?;
                 let [x264, parse, caps] = h264_chain(&self.cfg, key.video_kbps, None)?;
+                wait_for_aac(&x264);
                 (
                     &self.raw_tee,
                     vec![queue, scale, size, x264, parse, caps, tee.clone()],
@@ -312,6 +308,16 @@ impl Encoder {
                 .expect("threads can be spawned");
         }
     }
+}
+
+/// AAC's first frame is priming: its sound comes out [`AAC_PRIMING`]
+/// later than its timestamps say, and no output carries the priming for
+/// players to skip. So every H.264 encoding that goes out beside the AAC
+/// waits as long.
+fn wait_for_aac(x264: &gst::Element) {
+    x264.static_pad("src")
+        .expect("x264 src")
+        .set_offset(AAC_PRIMING.nseconds() as i64);
 }
 
 /// x264 (live settings) ! h264parse ! avc/au caps, at `kbps`.
