@@ -16,6 +16,7 @@ pub mod demo;
 pub mod heap;
 pub mod ids;
 pub mod join;
+pub mod journal;
 pub mod loadgen;
 pub mod media;
 pub mod procstat;

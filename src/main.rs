@@ -91,6 +91,12 @@ enum Command {
         /// /healthz needs one.
         #[arg(long, env = "CALLCAST_CONFIG")]
         config: Option<PathBuf>,
+        /// Where the journal of recordings being written is kept, so that
+        /// one cut off by a crash is reported on the next start (default:
+        /// $STATE_DIRECTORY, else $XDG_STATE_HOME/callcast, else
+        /// ~/.local/state/callcast).
+        #[arg(long, env = "CALLCAST_STATE_DIR")]
+        state_dir: Option<PathBuf>,
     },
     /// Join a room as a hidden bot and record it.
     Join {
@@ -345,6 +351,7 @@ fn main() -> ExitCode {
                 s3_region,
                 s3_path_style,
                 config,
+                state_dir,
             } => {
                 let s3 = callcast::serve::s3_defaults(s3_endpoint, s3_region, s3_path_style)?;
                 let config = callcast::serve::load_config(config.as_deref())?;
@@ -355,6 +362,7 @@ fn main() -> ExitCode {
                     },
                     s3,
                     config,
+                    state_dir,
                 };
                 callcast::serve::run(opts, shutdown_signal()).await
             }

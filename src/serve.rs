@@ -8,13 +8,14 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::api::{ApiState, Auth, Destinations, HttpServer, stop_all};
 use crate::config::{IceConfig, IngestConfig, Secret, ServerConfig};
+use crate::journal::Journal;
 use crate::media::outputs::s3::S3Config;
 use crate::session::Sessions;
 
@@ -26,6 +27,71 @@ pub struct ServeOptions {
     /// S3 settings for outputs whose request leaves them out.
     pub s3: S3Config,
     pub config: ServerConfig,
+    /// Where the journal of recordings being written is kept (see
+    /// [`crate::journal`]); none: [`default_state_dir`].
+    pub state_dir: Option<PathBuf>,
+}
+
+/// systemd's `$STATE_DIRECTORY`, else `$XDG_STATE_HOME/callcast`, else
+/// `~/.local/state/callcast`.
+pub fn default_state_dir() -> Option<PathBuf> {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dirs) = var("STATE_DIRECTORY") {
+        return std::env::split_paths(&dirs).next();
+    }
+    var("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .map(|d| d.join("callcast"))
+}
+
+/// Opens the journal, and says which recordings earlier runs left cut
+/// off. A state directory named by the operator must work; the default
+/// one may be missing (a read-only home), and then recordings go on
+/// without a journal.
+fn open_journal(dir: Option<PathBuf>) -> anyhow::Result<Journal> {
+    let (dir, named) = match dir {
+        Some(dir) => (dir, true),
+        None => match default_state_dir() {
+            Some(dir) => (dir, false),
+            None => {
+                tracing::warn!(
+                    "no state directory (set --state-dir): a recording cut off by a crash will not be reported on the next start"
+                );
+                return Ok(Journal::default());
+            }
+        },
+    };
+    let (journal, found) = match Journal::open(&dir) {
+        Ok(opened) => opened,
+        Err(e) if named => {
+            return Err(e).with_context(|| format!("state directory {}", dir.display()));
+        }
+        Err(error) => {
+            tracing::warn!(dir = %dir.display(), %error, "cannot use the state directory (set --state-dir): a recording cut off by a crash will not be reported on the next start");
+            return Ok(Journal::default());
+        }
+    };
+    for e in &found {
+        tracing::warn!(
+            id = %e.id,
+            session = %e.session,
+            output = %e.output,
+            part = e.part,
+            target = %e.target,
+            started_at = %e.started_at,
+            "a recording was cut off when the server last stopped: {}",
+            e.advice()
+        );
+    }
+    let waiting = journal.interrupted().len();
+    if waiting > 0 {
+        tracing::warn!(
+            count = waiting,
+            "recordings cut off by earlier runs are listed at /v1/recordings/interrupted until dismissed"
+        );
+    }
+    Ok(journal)
 }
 
 /// Reads the config file, if any.
@@ -105,6 +171,7 @@ pub async fn run(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> anyh
         );
     }
     crate::media::init()?;
+    let journal = open_journal(opts.state_dir)?;
     let sessions = Sessions::default();
     let state = ApiState {
         sessions: sessions.clone(),
@@ -116,6 +183,7 @@ pub async fn run(opts: ServeOptions, shutdown: impl Future<Output = ()>) -> anyh
         program: opts.config.program.clone(),
         auth,
         destinations,
+        journal,
     };
     let http = HttpServer::bind(opts.http, state)
         .await

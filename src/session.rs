@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, spawn_blocking};
 
 use crate::config::{IngestConfig, ProgramConfig};
+use crate::journal::Journal;
 use crate::media::cards::CardSpec;
 use crate::media::ingest::{PeerStatus, TrackKey, VideoTile};
 use crate::media::layout::{self, Canvas, Fit, LayoutConfig, Rect, look};
@@ -57,6 +58,8 @@ pub struct SessionConfig {
     pub outputs: Vec<OutputSpec>,
     /// The server's S3 defaults for outputs that write to S3.
     pub s3: S3Config,
+    /// Where recordings being written are noted, for the next start.
+    pub journal: Journal,
 }
 
 /// Which room a session is in, for the API.
@@ -174,6 +177,7 @@ impl Session {
             s3: cfg.s3.clone(),
             program: cfg.program.clone(),
             ice: cfg.ingest.ice.clone(),
+            journal: cfg.journal.clone(),
         };
         for (index, spec) in cfg.outputs.iter().enumerate() {
             let output_id = format!("{}-{}", spec.kind(), index + 1);

@@ -11,14 +11,18 @@
 //! Between the two, a new session is refused (503).
 //!
 //! SIGKILL mid-recording: the fragmented MP4 on disk plays up to its last
-//! whole fragment, with everyone in it.
+//! whole fragment, with everyone in it. On S3, the parts already uploaded
+//! are reported on the next start (log and API) with how to recover them,
+//! and recovering them as told gives a recording that plays.
 
 mod common;
 
 use std::fs::File;
 use std::time::{Duration, Instant};
 
-use common::s3::{S3, SECRET_KEY};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use callcast::media::outputs::s3::S3Config;
+use common::s3::{self, S3, SECRET_KEY};
 use common::*;
 use serde_json::json;
 
@@ -245,4 +249,150 @@ async fn sigkill_leaves_a_playable_recording() {
         2
     );
     room.stop().await;
+}
+
+/// SIGKILL while recording to S3, past the first 5 MB part: the next start
+/// reports the cut-off recording (log and `/v1/recordings/interrupted`)
+/// until dismissed, and the parts it names complete into a recording that
+/// plays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_on_s3_is_reported_on_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let state_arg = state.to_str().unwrap();
+    let s3 = S3::start(&["rec"]);
+    let room = TestRoom::start(&[("v", 0), ("v", 1)]).await;
+    let args = ["--state-dir", state_arg];
+    let mut serve = Serve::start_with(&args, &s3.serve_env());
+    let http = reqwest::Client::new();
+    let interrupted = |serve: &Serve| format!("{}/v1/recordings/interrupted", serve.url);
+
+    let session = serve
+        .create_session(
+            &http,
+            &json!({"room": {"adapter": "callcast", "url": room.url(), "room": "v"}, "outputs": [
+                {"kind": "record", "location": "s3://rec/{session}.mp4"},
+            ]}),
+        )
+        .await;
+    let sid = session.rsplit('/').next().unwrap().to_string();
+    all_live(&http, &session, 1).await;
+    let (status, list) = send(http.get(interrupted(&serve))).await;
+    assert_eq!(status, 200);
+    assert_eq!(list, json!({"journal": true, "recordings": []}));
+    wait_for("a part uploaded", Duration::from_secs(60), async || {
+        s3.unfinished_uploads().iter().any(|u| u.1 >= 5 << 20)
+    })
+    .await;
+    serve.child.kill().unwrap();
+    let _ = serve.child.wait();
+    let uploads = s3.unfinished_uploads();
+    assert_eq!(uploads.len(), 1, "{uploads:?}");
+    assert!(s3.keys("rec", "").is_empty(), "no object yet");
+
+    // The next start says so, in its log and over the API.
+    let log_path = dir.path().join("next.log");
+    let next = Serve::start_logging(&args, &s3.serve_env(), File::create(&log_path).unwrap());
+    let (_, list) = send(http.get(interrupted(&next))).await;
+    let cut = &list["recordings"][0];
+    assert_eq!(list["recordings"].as_array().unwrap().len(), 1, "{list}");
+    let key = format!("{sid}.mp4");
+    assert_eq!(cut["target"], format!("s3://rec/{key}"));
+    assert_eq!(cut["endpoint"], s3.endpoint());
+    assert_eq!(
+        (cut["session"].as_str(), cut["part"].as_u64()),
+        (Some(sid.as_str()), Some(1))
+    );
+    let advice = cut["advice"].as_str().unwrap();
+    assert!(
+        advice.contains(&format!("--bucket rec --prefix {key}")),
+        "{advice}"
+    );
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        log.contains("a recording was cut off") && log.contains(&format!("s3://rec/{key}")),
+        "{log}"
+    );
+    // No key of the store's in the journal.
+    for file in walk(&state) {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            !text.contains(SECRET_KEY) && !text.contains(s3::ACCESS_KEY),
+            "{}",
+            file.display()
+        );
+    }
+
+    // Recovered as the advice says: the parts listed, then completed.
+    let client = serde_json::from_value::<S3Config>(s3.settings(SECRET_KEY))
+        .unwrap()
+        .client()
+        .await;
+    let upload = &uploads[0].0;
+    let parts = client
+        .list_parts()
+        .bucket("rec")
+        .key(&key)
+        .upload_id(upload)
+        .send()
+        .await
+        .unwrap();
+    let parts: Vec<CompletedPart> = parts
+        .parts()
+        .iter()
+        .map(|p| {
+            CompletedPart::builder()
+                .set_part_number(p.part_number())
+                .build()
+        })
+        .collect();
+    assert!(!parts.is_empty());
+    client
+        .complete_multipart_upload()
+        .bucket("rec")
+        .key(&key)
+        .upload_id(upload)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mp4 = s3.object_path("rec", &key);
+    assert_h264_aac(&mp4);
+    let length = assert_continuous_video(&mp4, 0.5);
+    eprintln!(
+        "recovered: {} bytes in the parts uploaded, {length:.1} s of media",
+        uploads[0].1
+    );
+    assert!(length >= 3.0, "the parts hold {length:.1} s");
+
+    // Dismissed, it is gone.
+    let dismiss = format!("{}/{}", interrupted(&next), cut["id"].as_str().unwrap());
+    let resp = http.delete(&dismiss).send().await.unwrap();
+    assert_eq!(resp.status(), 204);
+    let (status, body) = send(http.delete(&dismiss)).await;
+    assert_eq!((status, &body["error"]["field"]), (404, &json!("id")));
+    let (_, list) = send(http.get(interrupted(&next))).await;
+    assert_eq!(list["recordings"], json!([]));
+    room.stop().await;
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p)
+            } else {
+                files.push(p)
+            }
+        }
+    }
+    files
 }

@@ -12,6 +12,8 @@ pub enum ApiError {
     SessionNotFound(String),
     #[error("no output with id {0}")]
     OutputNotFound(String),
+    #[error("no interrupted recording with id {0}")]
+    RecordingNotFound(String),
     #[error("no route for this path")]
     RouteNotFound,
     #[error("this method is not allowed here")]
@@ -70,6 +72,7 @@ impl ApiError {
         match self {
             ApiError::SessionNotFound(_)
             | ApiError::OutputNotFound(_)
+            | ApiError::RecordingNotFound(_)
             | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidBody {
@@ -90,6 +93,7 @@ impl ApiError {
         match self {
             ApiError::SessionNotFound(_) => "session_not_found",
             ApiError::OutputNotFound(_) => "output_not_found",
+            ApiError::RecordingNotFound(_) => "recording_not_found",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::InvalidBody { .. } => "invalid_body",
@@ -107,6 +111,7 @@ impl ApiError {
         match self {
             ApiError::SessionNotFound(_) => Some("id".into()),
             ApiError::OutputNotFound(_) => Some("oid".into()),
+            ApiError::RecordingNotFound(_) => Some("id".into()),
             ApiError::InvalidBody { field, .. } => field.clone(),
             ApiError::InvalidField { field, .. } => Some(field.clone()),
             ApiError::TooLarge(_) => Some("body".into()),

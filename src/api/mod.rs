@@ -11,6 +11,7 @@ mod layout;
 mod openapi;
 mod outputs;
 pub mod prometheus;
+mod recordings;
 mod sessions;
 mod web;
 mod whep;
@@ -30,6 +31,7 @@ pub use error::ApiError;
 pub use sessions::stop_all;
 
 use crate::config::{IngestConfig, ProgramConfig};
+use crate::journal::Journal;
 use crate::media::outputs::s3::S3Config;
 use crate::session::{Session, Sessions};
 
@@ -46,6 +48,8 @@ pub struct ApiState {
     pub auth: Auth,
     /// Where outputs may send to.
     pub destinations: Destinations,
+    /// Recordings being written, and those cut off by earlier runs.
+    pub journal: Journal,
 }
 
 impl ApiState {
@@ -95,6 +99,11 @@ pub fn router(state: ApiState) -> Router {
             get(outputs::get)
                 .patch(outputs::update)
                 .delete(outputs::delete),
+        )
+        .route("/v1/recordings/interrupted", get(recordings::list))
+        .route(
+            "/v1/recordings/interrupted/{id}",
+            delete(recordings::dismiss),
         )
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use super::auth::ViewerToken;
 use super::error::ErrorBody;
 use super::outputs::{OutputList, OutputPatch};
+use super::recordings::InterruptedList;
 use super::sessions::{CreateSession, SessionList, Stopped};
 use crate::media::layout::LayoutConfig;
 use crate::media::outputs::{OutputSpec, OutputStatus};
@@ -271,6 +272,22 @@ fn routes(s: &mut Schemas) -> Vec<Route> {
             "End a WHEP viewer",
             Nothing,
             (200, Gives::Nothing),
+            &[404],
+        ),
+        route(
+            "get",
+            "/v1/recordings/interrupted",
+            "Recordings cut off by a crash of an earlier run, with how to recover each",
+            Nothing,
+            (200, s.out::<InterruptedList>()),
+            &[],
+        ),
+        route(
+            "delete",
+            "/v1/recordings/interrupted/{id}",
+            "Dismiss an interrupted recording once dealt with",
+            Nothing,
+            (204, Gives::Nothing),
             &[404],
         ),
     ]

@@ -99,6 +99,7 @@ pub async fn create(
         layout: req.layout,
         outputs: req.outputs,
         s3: state.s3.clone(),
+        journal: state.journal.clone(),
     };
     let session = Session::start(id.clone(), req.room.info(), req.room.adapter(), cfg)
         .await

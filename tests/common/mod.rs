@@ -458,6 +458,8 @@ pub fn assert_continuous_video(mp4: &Path, max_gap_s: f64) -> f64 {
 pub struct Serve {
     pub child: Child,
     pub url: String,
+    /// The server's own state directory, unless the test names one.
+    _state: Option<tempfile::TempDir>,
 }
 
 impl Serve {
@@ -484,6 +486,11 @@ impl Serve {
             }
             None => Command::new(env!("CARGO_BIN_EXE_callcast")),
         };
+        // A journal of its own, not the user's (~/.local/state/callcast).
+        let state = (!args.contains(&"--state-dir")).then(|| tempfile::tempdir().unwrap());
+        let state_args = state
+            .iter()
+            .flat_map(|d| ["--state-dir".as_ref(), d.path().as_os_str()]);
         let mut child = dies_with_test(&mut cmd)
             .args([
                 "serve",
@@ -493,6 +500,7 @@ impl Serve {
                 "127.0.0.1",
             ])
             .args(args)
+            .args(state_args)
             .env("CALLCAST_LOG", "info")
             .envs(envs.iter().copied())
             .stdout(Stdio::piped())
@@ -507,7 +515,11 @@ impl Serve {
             }
         };
         std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-        Serve { child, url }
+        Serve {
+            child,
+            url,
+            _state: state,
+        }
     }
 }
 

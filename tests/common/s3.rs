@@ -94,6 +94,23 @@ impl S3 {
         self.root.path().join(bucket).join(key)
     }
 
+    /// The multipart uploads begun and not completed, each with the bytes
+    /// of its parts. s3s-fs cannot list uploads (ListMultipartUploads),
+    /// so this reads its files: `.upload_id-<id>.part-<n>` in its root.
+    pub fn unfinished_uploads(&self) -> Vec<(String, u64)> {
+        let mut uploads: std::collections::BTreeMap<String, u64> = Default::default();
+        for entry in std::fs::read_dir(self.root.path()).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some((id, _)) = name
+                .strip_prefix(".upload_id-")
+                .and_then(|rest| rest.split_once(".part-"))
+            {
+                *uploads.entry(id.to_string()).or_default() += entry.metadata().unwrap().len();
+            }
+        }
+        uploads.into_iter().collect()
+    }
+
     /// Every object key in `bucket` under `prefix`, sorted.
     pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let base = self.root.path().join(bucket);

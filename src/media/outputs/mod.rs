@@ -25,9 +25,10 @@ use serde::{Deserialize, Serialize};
 use super::MediaError;
 use super::encode::{Encoder, Feed};
 use crate::config::{IceConfig, ProgramConfig, Secret};
+use crate::journal::Journal;
 use hls::{HlsOutput, HlsSettings, Variant};
 use location::Names;
-use record::RecordOutput;
+use record::{Context, RecordOutput};
 use rtmp::{RtmpOutput, UrlStatus};
 use s3::S3Config;
 use srt::{SrtMode, SrtOutput};
@@ -218,7 +219,12 @@ impl OutputSpec {
                 Ok(Box::new(RecordOutput::new(
                     name,
                     Box::new(locate_part),
-                    s3,
+                    Context {
+                        s3,
+                        journal: ctx.journal.clone(),
+                        session: ctx.session.clone(),
+                        output: name.to_string(),
+                    },
                     split,
                 )?))
             }
@@ -311,6 +317,8 @@ pub struct BuildContext {
     pub program: ProgramConfig,
     /// Where WebRTC viewers gather ICE candidates.
     pub ice: IceConfig,
+    /// Where recordings note the parts they are writing.
+    pub journal: Journal,
 }
 
 impl BuildContext {

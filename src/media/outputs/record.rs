@@ -21,6 +21,7 @@ use gst::prelude::*;
 use super::location::Location;
 use super::s3::S3Config;
 use super::{OutputBin, add_sink_pad, entry_queue, not_live, probe_eos};
+use crate::journal::{Entry, Journal, Pending};
 use crate::media::{MediaError, link_chain, make};
 
 /// Seconds of media held while a disk write is slow.
@@ -41,6 +42,16 @@ const PART_DRAIN: Duration = Duration::from_secs(60);
 /// Where part `n` (from 1) goes.
 pub type Locate = Box<dyn Fn(u32) -> Result<Location, String> + Send + Sync>;
 
+/// What every part of a recording is written with.
+pub struct Context {
+    pub s3: S3Config,
+    /// Where each part is noted while it is written.
+    pub journal: Journal,
+    pub session: String,
+    /// The output's id.
+    pub output: String,
+}
+
 pub struct RecordOutput {
     bin: gst::Bin,
     /// The entry queues' source pads, video then audio: what goes into
@@ -56,7 +67,7 @@ impl RecordOutput {
     pub fn new(
         name: &str,
         locate: Locate,
-        s3: S3Config,
+        ctx: Context,
         split: Option<gst::ClockTime>,
     ) -> Result<Self, MediaError> {
         let bin = gst::Bin::builder().name(name).build();
@@ -65,8 +76,8 @@ impl RecordOutput {
             Location::File(_) => FILE_HOLD_S,
             Location::S3 { .. } => S3_HOLD_S,
         };
-        let first = Part::new(1, &location, &s3)?;
-        first.add_to(&bin)?;
+        let first = Part::new(1, &location, &ctx)?;
+        first.add_to(&bin, &ctx.journal)?;
         let mut inputs = Vec::new();
         for (kind, mux_pad) in [("video", &first.video), ("audio", &first.audio)] {
             let queue = entry_queue(hold)?;
@@ -85,7 +96,7 @@ impl RecordOutput {
         let parts = Arc::new(Parts {
             bin: bin.downgrade(),
             locate,
-            s3,
+            ctx,
             state: Mutex::new(PartsState {
                 audio: first.audio.clone(),
                 current: Arc::new(first),
@@ -166,10 +177,15 @@ struct Part {
     target: String,
     /// The sink saw EOS (it may still be completing its upload).
     ended: Arc<(Mutex<bool>, Condvar)>,
+    /// What the journal is to say if the part is cut off.
+    entry: Entry,
+    /// Noted in the journal while being written.
+    pending: Mutex<Option<Pending>>,
 }
 
 impl Part {
-    fn new(number: u32, location: &Location, s3: &S3Config) -> Result<Self, MediaError> {
+    fn new(number: u32, location: &Location, ctx: &Context) -> Result<Self, MediaError> {
+        let s3 = &ctx.s3;
         let (sink, target, seekable) = match location {
             Location::File(path) => {
                 create_file(path)?;
@@ -220,6 +236,12 @@ impl Part {
             *e.0.lock().unwrap() = true;
             e.1.notify_all();
         });
+        let endpoint = match location {
+            Location::S3 { .. } => s3.endpoint.as_deref(),
+            Location::File(_) => None,
+        };
+        let entry =
+            Entry::new(&ctx.session, &ctx.output, number, target.clone()).at_endpoint(endpoint);
         Ok(Part {
             number,
             mux,
@@ -228,11 +250,14 @@ impl Part {
             audio,
             target,
             ended,
+            entry,
+            pending: Mutex::new(None),
         })
     }
 
-    /// Puts the part in `bin` and runs it.
-    fn add_to(&self, bin: &gst::Bin) -> Result<(), MediaError> {
+    /// Puts the part in `bin` and runs it (an upload is created now), and
+    /// notes it in `journal` until it is written whole.
+    fn add_to(&self, bin: &gst::Bin, journal: &Journal) -> Result<(), MediaError> {
         bin.add_many([&self.mux, &self.sink])
             .map_err(|_| MediaError::Link("record part".into()))?;
         link_chain(&[&self.mux, &self.sink])?;
@@ -240,6 +265,7 @@ impl Part {
             e.sync_state_with_parent()
                 .map_err(|_| MediaError::State(format!("recording to {}", self.target)))?;
         }
+        *self.pending.lock().unwrap() = journal.begin(self.entry.clone());
         Ok(())
     }
 
@@ -263,6 +289,9 @@ impl Part {
                 .expect("sink pad")
                 .stream_lock(),
         );
+        if let Some(pending) = self.pending.lock().unwrap().take() {
+            pending.done();
+        }
         true
     }
 
@@ -281,7 +310,7 @@ struct Parts {
     /// Weak: the probes holding this live on pads inside the bin.
     bin: gst::glib::WeakRef<gst::Bin>,
     locate: Locate,
-    s3: S3Config,
+    ctx: Context,
     state: Mutex<PartsState>,
 }
 
@@ -367,8 +396,8 @@ impl Parts {
         // Made without the lock: creating an upload takes a round trip.
         let next = (self.locate)(number)
             .map_err(MediaError::Output)
-            .and_then(|l| Part::new(number, &l, &self.s3))
-            .and_then(|p| match p.add_to(&bin) {
+            .and_then(|l| Part::new(number, &l, &self.ctx))
+            .and_then(|p| match p.add_to(&bin, &self.ctx.journal) {
                 Ok(()) => Ok(p),
                 Err(e) => {
                     p.remove_from(&bin);
