@@ -35,16 +35,21 @@ struct Footprint {
     threads: usize,
     fds: usize,
     rss_kb: u64,
+    anon_kb: u64,
+    file_kb: u64,
 }
 
 async fn footprint(http: &reqwest::Client, session: &str, pid: u32) -> Footprint {
     let (_, info) = send(http.get(session)).await;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let rss_kb = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
+    let kb = |field: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    };
+    let (rss_kb, anon_kb, file_kb) = (kb("VmRSS:"), kb("RssAnon:"), kb("RssFile:"));
     let count = |dir: &str| {
         std::fs::read_dir(format!("/proc/{pid}/{dir}"))
             .unwrap()
@@ -56,6 +61,8 @@ async fn footprint(http: &reqwest::Client, session: &str, pid: u32) -> Footprint
         threads: count("task"),
         fds: count("fd"),
         rss_kb,
+        anon_kb,
+        file_kb,
     }
 }
 
