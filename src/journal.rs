@@ -139,11 +139,22 @@ impl Journal {
             if hidden || dir == run || !dir.is_dir() || !is_dead(&dir) {
                 continue;
             }
+            // Another run starting now may be moving the same entries:
+            // what it took is its to report.
             for (path, entry) in entries(&dir) {
-                std::fs::rename(&path, interrupted.join(format!("{}.json", entry.id)))?;
-                found.push(entry);
+                let Some(name) = path.file_name() else {
+                    continue;
+                };
+                match std::fs::rename(&path, interrupted.join(name)) {
+                    Ok(()) => found.push(entry),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
             }
-            std::fs::remove_dir_all(&dir)?;
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
         found.sort_by(|a, b| a.started_at.cmp(&b.started_at));
         let inner = Inner {

@@ -80,7 +80,7 @@ fn open_journal(dir: Option<PathBuf>) -> anyhow::Result<Journal> {
             part = e.part,
             target = %e.target,
             started_at = %e.started_at,
-            "a recording was cut off when the server last stopped: {}",
+            "a recording was cut off when an earlier run of the server stopped: {}",
             e.advice()
         );
     }
