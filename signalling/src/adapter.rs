@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -135,6 +136,50 @@ pub struct AdapterIo {
 }
 
 pub type AdapterFuture = Pin<Box<dyn Future<Output = Result<(), AdapterError>> + Send>>;
+
+/// How long an adapter that lost its room waits before it tries again:
+/// doubling from half a second to ten, and back to half a second once a
+/// connection got as far as joining.
+pub(crate) struct Backoff(Duration);
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(500);
+    const MAX: Duration = Duration::from_secs(10);
+
+    pub(crate) fn new() -> Self {
+        Backoff(Self::FIRST)
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.0 = Self::FIRST;
+    }
+
+    pub(crate) fn next(&self) -> Duration {
+        self.0
+    }
+
+    /// Waits out the current delay, and doubles it. Commands that come
+    /// meanwhile go to `other`; false if told to leave (or nobody is
+    /// left to command us).
+    pub(crate) async fn wait(
+        &mut self,
+        commands: &mut mpsc::UnboundedReceiver<RoomCommand>,
+        mut other: impl FnMut(RoomCommand),
+    ) -> bool {
+        let sleep = tokio::time::sleep(self.0);
+        tokio::pin!(sleep);
+        self.0 = (self.0 * 2).min(Self::MAX);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return true,
+                cmd = commands.recv() => match cmd {
+                    None | Some(RoomCommand::Leave) => return false,
+                    Some(cmd) => other(cmd),
+                },
+            }
+        }
+    }
+}
 
 /// A way into a room on some SFU.
 pub trait RoomAdapter: Send {

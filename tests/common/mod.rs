@@ -643,6 +643,11 @@ pub struct TestRoom {
 impl TestRoom {
     /// `people`: (room name, participant index) for each participant.
     pub async fn start(people: &[(&str, usize)]) -> TestRoom {
+        TestRoom::start_at("127.0.0.1:0".parse().unwrap(), people).await
+    }
+
+    /// On `addr` (a room coming back where it was).
+    pub async fn start_at(addr: std::net::SocketAddr, people: &[(&str, usize)]) -> TestRoom {
         callcast::media::init().unwrap();
         // The room and its participants run in the test process: their
         // warnings show with the test's output when it fails.
@@ -653,7 +658,7 @@ impl TestRoom {
                     .unwrap_or_else(|_| "info".into()),
             )
             .try_init();
-        let server = callcast_signalling::room::RoomServer::bind("127.0.0.1:0".parse().unwrap())
+        let server = callcast_signalling::room::RoomServer::bind(addr)
             .await
             .unwrap();
         let mut participants = Vec::new();

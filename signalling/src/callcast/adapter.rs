@@ -1,6 +1,11 @@
 //! [`RoomAdapter`] for rooms that speak the callcast room protocol.
 //! Each publisher opens its own PeerConnection to us, so a peer id here is
 //! the publisher's participant id.
+//!
+//! When the connection to the room drops, everyone in it is gone for us
+//! (their offers went through the room, and a new join gives us a new id
+//! they have never offered to): the adapter says so, reconnects with
+//! backoff and joins again, and the roster it is given starts over.
 
 use std::collections::HashMap;
 
@@ -8,8 +13,8 @@ use tokio::sync::mpsc;
 
 use super::client::{self, RoomSender};
 use crate::adapter::{
-    AdapterError, AdapterFuture, AdapterIo, Participant, RoomAdapter, RoomCommand, RoomEvent,
-    Stream, Track,
+    AdapterError, AdapterFuture, AdapterIo, Backoff, Participant, RoomAdapter, RoomCommand,
+    RoomEvent, Stream, Track,
 };
 use crate::protocol::{ClientMessage, ParticipantInfo, Role, ServerMessage, TrackInfo};
 
@@ -32,10 +37,47 @@ impl RoomAdapter for CallcastAdapter {
 }
 
 async fn run(cfg: CallcastAdapter, mut io: AdapterIo) -> Result<(), AdapterError> {
+    let mut translator = Translator::default();
+    let mut backoff = Backoff::new();
+    let mut ever_joined = false;
+    loop {
+        let mut joined = false;
+        let error = match connection(&cfg, &mut io, &mut translator, &mut joined).await {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        ever_joined |= joined;
+        // A room never reached, or that refuses us, is the caller's error.
+        if !ever_joined {
+            return Err(error);
+        }
+        if joined {
+            backoff.reset();
+        }
+        tracing::warn!(url = %cfg.url, room = %cfg.room, %error, retry_in = ?backoff.next(), "callcast room connection lost; reconnecting");
+        let mut batch = vec![RoomEvent::Disconnected {
+            reason: error.to_string(),
+        }];
+        batch.extend(translator.forget_everyone());
+        if !emit(&io.events, batch) || !backoff.wait(&mut io.commands, |_| {}).await {
+            return Ok(());
+        }
+    }
+}
+
+/// One connection to the room, from join to its end: `Ok` once told to
+/// leave (or nobody listens any more), else why it ended. `joined` says
+/// whether it got as far as the room's welcome.
+async fn connection(
+    cfg: &CallcastAdapter,
+    io: &mut AdapterIo,
+    translator: &mut Translator,
+    joined: &mut bool,
+) -> Result<(), AdapterError> {
     let (mut tx, mut rx, welcome) =
         client::join(&cfg.url, &cfg.room, &cfg.display, Role::Recorder).await?;
+    *joined = true;
     tracing::info!(url = %cfg.url, room = %cfg.room, self_id = %welcome.participant_id, "joined callcast room");
-    let mut translator = Translator::default();
     let events = translator.welcome(&welcome.participant_id, welcome.participants);
     if !emit(&io.events, events) {
         return leave(tx).await;
@@ -144,6 +186,23 @@ impl Translator {
             known.push(t);
         }
         events
+    }
+
+    /// Everyone leaves, as far as the session is concerned: the
+    /// connection they came through is gone.
+    pub(crate) fn forget_everyone(&mut self) -> Vec<RoomEvent> {
+        let mut gone: Vec<String> = self.tracks.drain().map(|(id, _)| id).collect();
+        gone.sort();
+        gone.into_iter()
+            .flat_map(|participant_id| {
+                [
+                    RoomEvent::PeerClosed {
+                        peer: participant_id.clone(),
+                    },
+                    RoomEvent::ParticipantLeft { participant_id },
+                ]
+            })
+            .collect()
     }
 
     pub(crate) fn translate(&mut self, msg: ServerMessage) -> Vec<RoomEvent> {
@@ -265,6 +324,24 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn a_lost_room_takes_everyone_with_it() {
+        let mut t = Translator::default();
+        t.welcome("p9", vec![alice()]);
+        assert_eq!(
+            t.forget_everyone(),
+            [
+                RoomEvent::PeerClosed { peer: "p1".into() },
+                RoomEvent::ParticipantLeft {
+                    participant_id: "p1".into()
+                },
+            ]
+        );
+        assert!(t.forget_everyone().is_empty());
+        // Back in the room, Alice is new again: her tracks are announced.
+        assert_eq!(t.welcome("p10", vec![alice()]).len(), 4);
     }
 
     #[test]

@@ -20,14 +20,13 @@ use super::roster::{self, Roster};
 use super::simulcast::Layers;
 use super::videoroom::{JoinParams, RoomUpdate, SubscriberStream, body};
 use crate::adapter::{
-    AdapterError, AdapterFuture, AdapterIo, PeerId, RoomAdapter, RoomCommand, RoomEvent, VideoSize,
+    AdapterError, AdapterFuture, AdapterIo, Backoff, PeerId, RoomAdapter, RoomCommand, RoomEvent,
+    VideoSize,
 };
 
 /// Janus drops a session that is silent for its `session_timeout` (60 s by
 /// default).
 const KEEPALIVE: Duration = Duration::from_secs(25);
-const BACKOFF_FIRST: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// Joins a Janus VideoRoom as a hidden recorder.
 #[derive(Clone)]
@@ -76,7 +75,7 @@ async fn run(cfg: JanusAdapter, mut io: AdapterIo) -> Result<(), AdapterError> {
     let mut peers = 0u32;
     // The tile sizes last heard of: a new connection asks for layers by them.
     let mut sizes: Vec<VideoSize> = Vec::new();
-    let mut backoff = BACKOFF_FIRST;
+    let mut backoff = Backoff::new();
     let mut ever_joined = false;
     loop {
         let mut conn = Connection {
@@ -100,9 +99,9 @@ async fn run(cfg: JanusAdapter, mut io: AdapterIo) -> Result<(), AdapterError> {
             return Err(error);
         }
         if joined {
-            backoff = BACKOFF_FIRST;
+            backoff.reset();
         }
-        tracing::warn!(url = %cfg.url, room = %cfg.room, error = %error, retry_in = ?backoff, "Janus connection lost; reconnecting");
+        tracing::warn!(url = %cfg.url, room = %cfg.room, error = %error, retry_in = ?backoff.next(), "Janus connection lost; reconnecting");
         let mut batch = vec![RoomEvent::Disconnected {
             reason: error.to_string(),
         }];
@@ -110,20 +109,15 @@ async fn run(cfg: JanusAdapter, mut io: AdapterIo) -> Result<(), AdapterError> {
         if !emit(&io.events, batch) {
             return Ok(());
         }
-        // Wait out the backoff, still listening for a leave.
-        let sleep = tokio::time::sleep(backoff);
-        tokio::pin!(sleep);
-        loop {
-            tokio::select! {
-                _ = &mut sleep => break,
-                cmd = io.commands.recv() => match cmd {
-                    None | Some(RoomCommand::Leave) => return Ok(()),
-                    Some(RoomCommand::VideoSizes(new)) => sizes = new,
-                    Some(_) => {} // for a peer that is gone
-                },
+        // Tile sizes still count; the rest was for the peer that is gone.
+        let keep_sizes = |cmd| {
+            if let RoomCommand::VideoSizes(new) = cmd {
+                sizes = new;
             }
+        };
+        if !backoff.wait(&mut io.commands, keep_sizes).await {
+            return Ok(());
         }
-        backoff = (backoff * 2).min(BACKOFF_MAX);
     }
 }
 
