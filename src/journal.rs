@@ -81,10 +81,11 @@ impl Entry {
     }
 }
 
-/// `scheme://user:pass@host/...` without `user:pass@`.
+/// `scheme://user:pass@host/...` without `user:pass@`; the authority ends
+/// where [`crate::api::destinations::host_of`] ends it.
 fn without_userinfo(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let host_end = rest.find('/').unwrap_or(rest.len());
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     match rest[..host_end].rfind('@') {
         Some(at) if !scheme.is_empty() => format!("{scheme}://{}", &rest[at + 1..]),
         Some(at) => rest[at + 1..].to_string(),
