@@ -18,7 +18,7 @@ use callcast_signalling::protocol::{
 };
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -195,13 +195,7 @@ async fn a_hostile_room_cannot_stop_the_session() {
     let proxy = Proxy::start(room.url()).await;
     let mp4 = dir.path().join("program.mp4");
     let session = serve
-        .create_session(
-            &http,
-            &json!({
-                "room": {"adapter": "callcast", "url": proxy.url, "room": "h"},
-                "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
-            }),
-        )
+        .create_session(&http, &recording_of(&proxy.url, "h", &mp4))
         .await;
     layout_until(&http, &session, Duration::from_secs(20), two_videos).await;
     let alice = room.participant(0).id().to_string();

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// `n` tiles, each showing video.
 fn showing(info: &Value, n: usize) -> bool {
@@ -25,13 +25,7 @@ async fn a_room_restart_leaves_no_gap_and_the_new_room_shows() {
     let serve = Serve::start();
     let http = reqwest::Client::new();
     let session = serve
-        .create_session(
-            &http,
-            &json!({
-                "room": {"adapter": "callcast", "url": room.url(), "room": "r"},
-                "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
-            }),
-        )
+        .create_session(&http, &recording_of(&room.url(), "r", &mp4))
         .await;
     let info = async || send(http.get(&session)).await.1;
     wait_for("both in the picture", Duration::from_secs(30), async || {

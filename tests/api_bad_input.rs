@@ -240,13 +240,8 @@ fn bad_input_gets_a_4xx_naming_the_field_and_the_recording_survives() {
     let s3 = common::s3::S3::start(&["fuzz"]);
     let http = reqwest::Client::new();
     let started = Instant::now();
-    let session = rt.block_on(serve.create_session(
-        &http,
-        &json!({
-            "room": {"adapter": "callcast", "url": room.url(), "room": "f"},
-            "outputs": [{"kind": "record", "location": format!("file://{}", recording.display())}],
-        }),
-    ));
+    let session =
+        rt.block_on(serve.create_session(&http, &recording_of(&room.url(), "f", &recording)));
     let rtmp = rt.block_on(async {
         let (status, o) = send(
             http.post(format!("{session}/outputs"))

@@ -45,13 +45,7 @@ async fn record(dir: &Path, duration: Duration) -> PathBuf {
     let http = reqwest::Client::new();
     let mp4 = dir.join("sync.mp4");
     let session = serve
-        .create_session(
-            &http,
-            &json!({
-                "room": {"adapter": "callcast", "url": room.url(), "room": "sync"},
-                "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
-            }),
-        )
+        .create_session(&http, &recording_of(&room.url(), "sync", &mp4))
         .await;
     tokio::time::sleep(duration).await;
     let (status, body) = send(http.delete(&session)).await;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use callcast::config::IceConfig;
 use callcast::synth::{SynthSpec, SyntheticParticipant};
 use common::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Joins (`CALLCAST_CHURN_JOINS` for a shorter look).
 fn joins() -> usize {
@@ -137,13 +137,7 @@ async fn two_hundred_joins_and_leaves_leave_nothing_behind() {
     let room = TestRoom::start(&[("c", 1)]).await;
     let mp4 = dir.path().join("churn.mp4");
     let session = serve
-        .create_session(
-            &http,
-            &json!({
-                "room": {"adapter": "callcast", "url": room.url(), "room": "c"},
-                "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
-            }),
-        )
+        .create_session(&http, &recording_of(&room.url(), "c", &mp4))
         .await;
     let started = Instant::now();
     only_bob(&http, &session).await;

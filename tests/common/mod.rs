@@ -697,6 +697,15 @@ impl TestRoom {
     }
 }
 
+/// The body of a session that joins `room` of the callcast room server at
+/// `url` and records it to `mp4`.
+pub fn recording_of(url: &str, room: &str, mp4: &Path) -> serde_json::Value {
+    serde_json::json!({
+        "room": {"adapter": "callcast", "url": url, "room": room},
+        "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
+    })
+}
+
 /// A session that records a room of synthetic participants to a file:
 /// what the rendered-frame tests start from.
 pub struct Recorded {
@@ -727,10 +736,7 @@ impl Recorded {
         let room = TestRoom::start(people).await;
         let dir = tempfile::tempdir().unwrap();
         let mp4 = dir.path().join("program.mp4");
-        let mut body = serde_json::json!({
-            "room": {"adapter": "callcast", "url": room.url(), "room": people[0].0},
-            "outputs": [{"kind": "record", "location": format!("file://{}", mp4.display())}],
-        });
+        let mut body = recording_of(&room.url(), people[0].0, &mp4);
         if !layout.is_null() {
             body["layout"] = layout;
         }
