@@ -96,30 +96,37 @@ impl Watch {
             let inner = inner.clone();
             // The frame layout, read from the caps once per change rather
             // than once per frame.
-            let video = Mutex::new(None);
-            program
-                .static_pad("src")
-                .expect("capsfilter has a src")
-                .add_probe(
-                    gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
-                    move |_, info| {
-                        match &info.data {
-                            Some(gst::PadProbeData::Event(ev)) => {
-                                if let gst::EventView::Caps(c) = ev.view() {
-                                    *video.lock().unwrap() =
-                                        gst_video::VideoInfo::from_caps(c.caps()).ok();
-                                }
+            let video = Arc::new(Mutex::new(None));
+            let src = program.static_pad("src").expect("capsfilter has a src");
+            let probed = video.clone();
+            src.add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+                move |_, info| {
+                    match &info.data {
+                        Some(gst::PadProbeData::Event(ev)) => {
+                            if let gst::EventView::Caps(c) = ev.view() {
+                                *probed.lock().unwrap() =
+                                    gst_video::VideoInfo::from_caps(c.caps()).ok();
                             }
-                            Some(gst::PadProbeData::Buffer(buffer)) => {
-                                if let Some(video) = video.lock().unwrap().as_ref() {
-                                    inner.read_composite(video, buffer);
-                                }
-                            }
-                            _ => {}
                         }
-                        gst::PadProbeReturn::Ok
-                    },
-                );
+                        Some(gst::PadProbeData::Buffer(buffer)) => {
+                            if let Some(video) = probed.lock().unwrap().as_ref() {
+                                inner.read_composite(video, buffer);
+                            }
+                        }
+                        _ => {}
+                    }
+                    gst::PadProbeReturn::Ok
+                },
+            );
+            // The program may be running already, its caps sent before
+            // the probe was there.
+            let mut video = video.lock().unwrap();
+            if video.is_none() {
+                *video = src
+                    .current_caps()
+                    .and_then(|c| gst_video::VideoInfo::from_caps(&c).ok());
+            }
         }
         {
             let inner = inner.clone();
