@@ -14,7 +14,7 @@ use callcast::synth::{SynthSpec, SyntheticParticipant};
 use common::*;
 use serde_json::Value;
 
-/// Joins (`CALLCAST_CHURN_JOINS` for a shorter look).
+/// Joins (`CALLCAST_CHURN_JOINS` for a shorter or a longer look).
 fn joins() -> usize {
     std::env::var("CALLCAST_CHURN_JOINS")
         .ok()
@@ -23,9 +23,11 @@ fn joins() -> usize {
 }
 const EVERY: Duration = Duration::from_millis(1500);
 const STAY: Duration = Duration::from_millis(4500);
-/// Joins and leaves before the baseline is taken: the first ones grow
-/// pools (GStreamer's threads, the allocator's arenas) that then stay.
-const WARM_UP: usize = 4;
+/// Joins and leaves before the baseline is taken, on the churn's own
+/// schedule: the first ones grow pools that then stay (GStreamer's
+/// threads, the allocator's arenas), sized by how many are in the room at
+/// once, so a warm-up one at a time would leave that growth to the churn.
+const WARM_UP: usize = 8;
 
 /// What the server process holds, from /proc.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -142,9 +144,12 @@ async fn two_hundred_joins_and_leaves_leave_nothing_behind() {
     let started = Instant::now();
     only_bob(&http, &session).await;
     let cold = footprint(&http, &session, pid).await;
+    let warm_at = Instant::now();
+    let mut warm = tokio::task::JoinSet::new();
     for i in 0..WARM_UP {
-        churner(room.url(), i, Instant::now()).await;
+        warm.spawn(churner(room.url(), i, warm_at + EVERY * i as u32));
     }
+    warm.join_all().await;
     only_bob(&http, &session).await;
     let baseline = footprint(&http, &session, pid).await;
 
