@@ -21,6 +21,10 @@ pub enum SdpError {
     NotSdp,
     #[error("is longer than {MAX_SDP_BYTES} bytes")]
     TooLong,
+    /// GStreamer reads SDP as a C string: after a NUL it would see a
+    /// different offer from the one checked here.
+    #[error("has a control character on line {0} (only CR, LF and tab may appear)")]
+    ControlCharacter(usize),
     #[error("has more than {MAX_SECTIONS} media sections")]
     TooManySections,
     /// Without them ICE never completes: the answer would wait for nothing.
@@ -55,6 +59,11 @@ impl<'a> Sdp<'a> {
     pub fn parse(text: &'a str) -> Result<Self, SdpError> {
         if text.len() > MAX_SDP_BYTES {
             return Err(SdpError::TooLong);
+        }
+        if let Some(at) = text.find(|c: char| c.is_control() && !matches!(c, '\r' | '\n' | '\t')) {
+            return Err(SdpError::ControlCharacter(
+                text[..at].matches('\n').count() + 1,
+            ));
         }
         let mut lines = text.lines().map(str::trim_end);
         if lines.next() != Some("v=0") {
@@ -265,6 +274,10 @@ mod tests {
         assert_eq!(check_offer(&huge), Err(SdpError::TooLong));
         let many = format!("{OFFER}{}", "m=video 0 RTP/AVP 96\r\n".repeat(MAX_SECTIONS));
         assert_eq!(check_offer(&many), Err(SdpError::TooManySections));
+        let nul = OFFER.replace("t=0 0", "t=0\u{0} 0");
+        assert_eq!(check_offer(&nul), Err(SdpError::ControlCharacter(4)));
+        let escape = OFFER.replace("s=-", "s=\u{1b}[2J");
+        assert_eq!(check_offer(&escape), Err(SdpError::ControlCharacter(3)));
     }
 
     #[test]
