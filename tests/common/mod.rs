@@ -502,6 +502,11 @@ impl Serve {
             .args(args)
             .args(state_args)
             .env("CALLCAST_LOG", "info")
+            // An S3 output without an endpoint or keys (the fuzzed API
+            // makes some) would try AWS itself and the instance metadata
+            // address; tests stay on loopback.
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
             .envs(envs.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
