@@ -137,6 +137,11 @@ pub struct AdapterIo {
 
 pub type AdapterFuture = Pin<Box<dyn Future<Output = Result<(), AdapterError>> + Send>>;
 
+/// Sends a batch of events in order; false once nobody listens.
+pub(crate) fn emit(events: &mpsc::UnboundedSender<RoomEvent>, batch: Vec<RoomEvent>) -> bool {
+    batch.into_iter().all(|e| events.send(e).is_ok())
+}
+
 /// How long an adapter that lost its room waits before it tries again:
 /// doubling from half a second to ten, and back to half a second once a
 /// connection got as far as joining.

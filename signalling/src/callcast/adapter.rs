@@ -9,12 +9,10 @@
 
 use std::collections::HashMap;
 
-use tokio::sync::mpsc;
-
 use super::client::{self, RoomSender};
 use crate::adapter::{
     AdapterError, AdapterFuture, AdapterIo, Backoff, Participant, RoomAdapter, RoomCommand,
-    RoomEvent, Stream, Track,
+    RoomEvent, Stream, Track, emit,
 };
 use crate::protocol::{ClientMessage, ParticipantInfo, Role, ServerMessage, TrackInfo};
 
@@ -104,10 +102,6 @@ async fn connection(
             },
         }
     }
-}
-
-fn emit(events: &mpsc::UnboundedSender<RoomEvent>, batch: Vec<RoomEvent>) -> bool {
-    batch.into_iter().all(|e| events.send(e).is_ok())
 }
 
 async fn leave(mut tx: RoomSender) -> Result<(), AdapterError> {

@@ -21,7 +21,7 @@ use super::simulcast::Layers;
 use super::videoroom::{JoinParams, RoomUpdate, SubscriberStream, body};
 use crate::adapter::{
     AdapterError, AdapterFuture, AdapterIo, Backoff, PeerId, RoomAdapter, RoomCommand, RoomEvent,
-    VideoSize,
+    VideoSize, emit,
 };
 
 /// Janus drops a session that is silent for its `session_timeout` (60 s by
@@ -119,10 +119,6 @@ async fn run(cfg: JanusAdapter, mut io: AdapterIo) -> Result<(), AdapterError> {
             return Ok(());
         }
     }
-}
-
-fn emit(events: &mpsc::UnboundedSender<RoomEvent>, batch: Vec<RoomEvent>) -> bool {
-    batch.into_iter().all(|e| events.send(e).is_ok())
 }
 
 /// One Janus session, from connect to its end.
