@@ -71,6 +71,11 @@ fn bench_reports_four_participants() {
         (10.0..10_000.0).contains(&f("join_to_first_frame_ms")),
         "{r:#}"
     );
+    assert!(
+        (10.0..=f("join_to_first_frame_ms_together_max"))
+            .contains(&f("join_to_first_frame_ms_together")),
+        "{r:#}"
+    );
     // Every tile read, every frame: the composite is not frozen.
     assert!(f("latency_samples") >= 4.0 * 70.0, "{r:#}");
     assert!((1.0..1000.0).contains(&f("latency_ms")), "{r:#}");

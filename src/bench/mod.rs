@@ -176,6 +176,15 @@ async fn measure(
             .collect()
     };
     let (late_ms, crowd_ms) = (join_ms(&late_joins), join_ms(&crowd));
+    // Each participant's figure, for a closer look (`CALLCAST_LOG=debug`).
+    let mut joins: Vec<_> = crowd.iter().chain(&late_joins).collect();
+    joins.sort_by_key(|(_, at)| **at);
+    for (id, at) in joins {
+        let ms = first_seen
+            .get(id)
+            .map(|seen| seen.saturating_sub(*at) / 1_000_000);
+        tracing::debug!(participant = %id, join_to_first_frame_ms = ?ms, "joined");
+    }
     let latencies = watch.latencies_ms();
     let lags = watch.lags_ms();
     let secs = window.elapsed.as_secs_f64();
@@ -203,6 +212,7 @@ async fn measure(
         join_to_first_frame_ms: round(median(&late_ms), 1),
         join_to_first_frame_ms_max: round(max(&late_ms), 1),
         join_to_first_frame_ms_together: round(median(&crowd_ms), 1),
+        join_to_first_frame_ms_together_max: round(max(&crowd_ms), 1),
         latency_ms: round(median(&latencies), 1),
         latency_ms_p95: round(quantile(&latencies, 0.95), 1),
         latency_samples: latencies.len(),

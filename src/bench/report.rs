@@ -37,9 +37,10 @@ pub struct Report {
     /// at a time: median and worst.
     pub join_to_first_frame_ms: f64,
     pub join_to_first_frame_ms_max: f64,
-    /// The same, median, for the participants that joined all together
-    /// at the start.
+    /// The same, median and worst, for the participants that joined all
+    /// together at the start.
     pub join_to_first_frame_ms_together: f64,
+    pub join_to_first_frame_ms_together_max: f64,
     /// From a frame's capture to the composite frame showing it: median,
     /// 95th percentile, and how many tiles were read to get them.
     pub latency_ms: f64,
@@ -106,10 +107,11 @@ impl Report {
         row(
             "join to first frame",
             format!(
-                "{:.0} ms median, {:.0} ms worst ({:.0} ms joining together)",
+                "{:.0} ms median, {:.0} ms worst (joining together: {:.0} ms median, {:.0} ms worst)",
                 self.join_to_first_frame_ms,
                 self.join_to_first_frame_ms_max,
-                self.join_to_first_frame_ms_together
+                self.join_to_first_frame_ms_together,
+                self.join_to_first_frame_ms_together_max
             ),
         );
         row(
