@@ -17,7 +17,8 @@ use crate::media::stats::FrameCounter;
 use crate::synth::replay::{Schedule, unix_ns};
 use crate::synth::tag;
 
-/// How often the tiles' places are read off the compositor.
+/// The tiles' places are read off the compositor again when a pad comes,
+/// goes, is linked or changes place, and at least this often.
 const TILES_REFRESH: Duration = Duration::from_millis(250);
 
 pub struct Watch {
@@ -38,6 +39,8 @@ struct Inner {
     output: Mutex<Continuity>,
     lags_ms: Mutex<Vec<f64>>,
     tiles: Mutex<(Option<Instant>, Vec<Tile>)>,
+    /// Set when the compositor's pads changed since the tiles were read.
+    tiles_stale: Arc<AtomicBool>,
 }
 
 /// A participant's picture on the canvas.
@@ -91,7 +94,9 @@ impl Watch {
             output: Mutex::new(Continuity::default()),
             lags_ms: Mutex::new(Vec::new()),
             tiles: Mutex::new((None, Vec::new())),
+            tiles_stale: Arc::new(AtomicBool::new(true)),
         });
+        mark_stale_on_change(&inner.compositor, &inner.tiles_stale);
         {
             let inner = inner.clone();
             // The frame layout, read from the caps once per change rather
@@ -174,6 +179,7 @@ impl Watch {
             .lock()
             .unwrap()
             .push(participant.to_string());
+        self.inner.tiles_stale.store(true, Ordering::Release);
     }
 
     /// Unix time each participant was first seen in the composite.
@@ -303,7 +309,8 @@ impl Inner {
     /// The visible participant tiles, as the compositor places them now.
     fn tiles(&self) -> Vec<Tile> {
         let mut cached = self.tiles.lock().unwrap();
-        if cached.0.is_some_and(|t| t.elapsed() < TILES_REFRESH) {
+        let stale = self.tiles_stale.swap(false, Ordering::AcqRel);
+        if !stale && cached.0.is_some_and(|t| t.elapsed() < TILES_REFRESH) {
             return cached.1.clone();
         }
         let participants = self.participants.lock().unwrap().clone();
@@ -334,4 +341,26 @@ impl Inner {
         *cached = (Some(Instant::now()), tiles.clone());
         tiles
     }
+}
+
+/// Sets `stale` whenever a compositor pad comes, goes, is linked to a
+/// track or changes place: a joiner's tile is read from its first frame
+/// on, rather than up to [`TILES_REFRESH`] later (which the join figures
+/// would count).
+fn mark_stale_on_change(compositor: &gst::Element, stale: &Arc<AtomicBool>) {
+    let mark = |stale: &Arc<AtomicBool>| {
+        let stale = stale.clone();
+        move || stale.store(true, Ordering::Release)
+    };
+    // Pad properties notify up to their element.
+    let on_notify = mark(stale);
+    compositor.connect_deep_notify(None, move |_, _, _| on_notify());
+    let on_removed = mark(stale);
+    compositor.connect_pad_removed(move |_, _| on_removed());
+    let stale = stale.clone();
+    compositor.connect_pad_added(move |_, pad| {
+        stale.store(true, Ordering::Release);
+        let on_linked = mark(&stale);
+        pad.connect_linked(move |_, _| on_linked());
+    });
 }

@@ -698,6 +698,7 @@ impl Inner {
                 let now = epoch.elapsed().as_millis() as u64 + 1;
                 let before = last.swap(now, Ordering::Relaxed);
                 if before == 0 || now - before > RESUMED_AFTER.as_millis() as u64 {
+                    tracing::debug!(participant = %key.participant_id, track = %key.track_id, "video flowing");
                     let _ = events.send(MediaEvent::VideoFlowing(key.clone()));
                 }
                 gst::PadProbeReturn::Ok
