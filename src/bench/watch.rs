@@ -296,7 +296,10 @@ impl Inner {
                 .lock()
                 .unwrap()
                 .entry(tile.participant.clone())
-                .or_insert(now);
+                .or_insert_with(|| {
+                    tracing::debug!(participant = %tile.participant, "first seen in the composite");
+                    now
+                });
             if measuring && let Some(sent) = self.schedule.sent_with_tag(tag, now) {
                 self.latencies_ms
                     .lock()
