@@ -37,9 +37,10 @@ pub fn new_webrtcbin(
 /// Makes the process's DTLS certificate now, on a thread of its own.
 ///
 /// Every webrtcbin in a process shares one generated certificate (an RSA
-/// key), made by the first `dtlssrtpdec` created: 100-300 ms of CPU that
-/// would otherwise delay the first participant's answer (or offer). A
-/// session calls this when it starts, long before anyone joins.
+/// key), made by the first `dtlssrtpdec` created: 300-900 ms of CPU in a
+/// busy process, which would otherwise delay the first participant's
+/// answer (or offer). A session calls this when it starts, long before
+/// anyone joins.
 pub fn prepare_dtls_certificate() {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
