@@ -165,14 +165,16 @@ async fn measure(
     }
 
     let first_seen = watch.first_seen();
+    // From a participant's join request to its first composite frame.
+    let took_ms = |id: &String, at: u64| {
+        first_seen
+            .get(id)
+            .map(|seen| seen.saturating_sub(at) as f64 / 1e6)
+    };
     let join_ms = |joins: &HashMap<String, u64>| -> Vec<f64> {
         joins
             .iter()
-            .filter_map(|(id, at)| {
-                first_seen
-                    .get(id)
-                    .map(|seen| seen.saturating_sub(*at) as f64 / 1e6)
-            })
+            .filter_map(|(id, at)| took_ms(id, *at))
             .collect()
     };
     let (late_ms, crowd_ms) = (join_ms(&late_joins), join_ms(&crowd));
@@ -180,9 +182,7 @@ async fn measure(
     let mut joins: Vec<_> = crowd.iter().chain(&late_joins).collect();
     joins.sort_by_key(|(_, at)| **at);
     for (id, at) in joins {
-        let ms = first_seen
-            .get(id)
-            .map(|seen| seen.saturating_sub(*at) / 1_000_000);
+        let ms = took_ms(id, *at).map(f64::round);
         tracing::debug!(participant = %id, join_to_first_frame_ms = ?ms, "joined");
     }
     let latencies = watch.latencies_ms();
