@@ -42,11 +42,18 @@ pub struct CardSpec {
 
 impl CardSpec {
     /// Whether a card drawn for `self` can show `other` by moving and
-    /// redrawing: a new size means a new card, and a ring is drawn once.
+    /// redrawing its text: a new size or colour means a new card, and a
+    /// ring is drawn once.
+    ///
+    /// The colour is never changed on a running source: videotestsrc 1.22.0
+    /// drops its cached frame when a property is set, while its streaming
+    /// thread may be copying from that frame without a lock (later
+    /// releases take one). Under a crowd's churn that was a use after
+    /// free: segfaults in `gst_video_frame_copy` and GSlice corruption.
     fn redraws_as(&self, other: &CardSpec) -> bool {
         let size = |s: &CardSpec| (s.rect.width, s.rect.height);
-        let ring = |s: &CardSpec| s.ring.map(|t| (t, s.radius, s.colour));
-        size(self) == size(other) && ring(self) == ring(other)
+        let ring = |s: &CardSpec| s.ring.map(|t| (t, s.radius));
+        size(self) == size(other) && self.colour == other.colour && ring(self) == ring(other)
     }
 }
 
@@ -59,7 +66,6 @@ struct Card {
 }
 
 struct Face {
-    source: gst::Element,
     text: gst::Element,
     corners: Corners,
 }
@@ -92,9 +98,10 @@ impl Cards {
             .collect();
         let mut gone: Vec<Card> = gone.iter().filter_map(|k| cards.remove(k)).collect();
         for spec in specs {
-            // A new size means a new card: renegotiating a source that may
-            // not have started yet races in textoverlay (1.22). The new
-            // one glides from where the old one was.
+            // A new size or colour means a new card (see
+            // `CardSpec::redraws_as`): renegotiating a source that may not
+            // have started yet races in textoverlay (1.22). The new one
+            // glides from where the old one was.
             let mut was = None;
             if let Some(card) = cards.get(&spec.key)
                 && !card.spec.redraws_as(spec)
@@ -103,9 +110,9 @@ impl Cards {
                 was = Some(card.spec.rect);
                 self.remove(program, card);
             }
-            // A card whose tile went can show a newcomer of its size: it
-            // is redrawn rather than rebuilt, so that a crowd coming and
-            // going makes and unmakes no elements.
+            // A card whose tile went can show a newcomer of its size and
+            // colour (one of a few): it is redrawn rather than rebuilt, so
+            // that a crowd coming and going makes and unmakes few elements.
             if !cards.contains_key(&spec.key)
                 && was.is_none()
                 && let Some(i) = gone.iter().position(|c| c.spec.redraws_as(spec))
@@ -187,11 +194,7 @@ impl Cards {
         bin.add_many([&source, &caps, &text, round, convert, format])
             .map_err(|_| MediaError::Link(format!("{name}: elements")))?;
         link_chain(&[&source, &caps, &text, round, convert, format])?;
-        Ok(Face {
-            source,
-            text,
-            corners,
-        })
+        Ok(Face { text, corners })
     }
 
     /// A ring card's elements: the colour in the compositor's own format
@@ -272,13 +275,9 @@ impl Card {
 }
 
 impl Face {
-    /// The colour, the text at about a third of the tile's height, the
-    /// corners; only what changed.
+    /// The text at about a third of the tile's height, the corners; only
+    /// what changed. The colour is the source's, set when it was made.
     fn draw(&self, spec: &CardSpec, alpha: bool) {
-        let colour = argb(spec.colour);
-        if self.source.property::<u32>("foreground-color") != colour {
-            self.source.set_property("foreground-color", colour);
-        }
         if self.text.property::<Option<String>>("text").as_deref() != Some(spec.text.as_str()) {
             self.text.set_property("text", &spec.text);
         }
@@ -309,5 +308,53 @@ fn stamp_alpha(buffer: &mut gst::BufferRef, mask: &[u8]) {
     // AYUV rows have no padding: 4 bytes a pixel is always aligned.
     for (pixel, &a) in map.as_mut_slice().chunks_exact_mut(4).zip(mask) {
         pixel[0] = a;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(width: u32, colour: [u8; 3], text: &str) -> CardSpec {
+        CardSpec {
+            key: text.to_string(),
+            rect: Rect {
+                x: 0,
+                y: 0,
+                width,
+                height: width / 2,
+            },
+            z: 1,
+            text: text.to_string(),
+            colour,
+            radius: 8,
+            ring: None,
+        }
+    }
+
+    #[test]
+    fn a_card_is_redrawn_only_with_its_size_and_colour() {
+        let card = spec(160, [40, 40, 145], "AB");
+        // Another name, another place, another corner: the text and the
+        // pad change, the source does not.
+        let mut other = spec(160, [40, 40, 145], "CD");
+        other.rect.x = 320;
+        other.radius = 0;
+        assert!(card.redraws_as(&other));
+        // Another colour would be set on a running source: a new card.
+        assert!(!card.redraws_as(&spec(160, [175, 40, 115], "AB")));
+        assert!(!card.redraws_as(&spec(200, [40, 40, 145], "AB")));
+    }
+
+    #[test]
+    fn a_ring_is_drawn_once() {
+        let ring = |thickness, radius| CardSpec {
+            ring: Some(thickness),
+            radius,
+            ..spec(160, [255, 196, 0], "")
+        };
+        assert!(ring(3, 8).redraws_as(&ring(3, 8)));
+        assert!(!ring(3, 8).redraws_as(&ring(4, 8)));
+        assert!(!ring(3, 8).redraws_as(&ring(3, 0)));
     }
 }
