@@ -207,6 +207,7 @@ impl Program {
             .request_pad_simple("sink_%u")
             .ok_or_else(|| MediaError::Link("no compositor pad".into()))?;
         set_rect(&pad, rect);
+        answer_allocation(src, propose_video_pool);
         src.link(&pad)
             .map_err(|e| MediaError::Link(format!("track to compositor: {e:?}")))?;
         Ok(pad)
@@ -217,6 +218,8 @@ impl Program {
             .audiomixer
             .request_pad_simple("sink_%u")
             .ok_or_else(|| MediaError::Link("no audiomixer pad".into()))?;
+        // The audiomixer proposes nothing.
+        answer_allocation(src, |_| false);
         src.link(&pad)
             .map_err(|e| MediaError::Link(format!("track to audiomixer: {e:?}")))?;
         Ok(pad)
@@ -248,6 +251,58 @@ impl Program {
             parent.release_request_pad(pad);
         }
     }
+}
+
+/// Answers the allocation queries `src` sends to an aggregator on `src`'s
+/// own thread, with `propose`, instead of letting them reach it.
+///
+/// An aggregator answers a serialized query on its own thread, holding no
+/// reference to it, while the input's thread waits. Releasing the pad
+/// meanwhile (a tile going) wakes that thread, which frees the query under
+/// the aggregator: a use after free in GStreamer 1.22 that a crowd's churn
+/// hit (segfaults in `gst_query_add_allocation_meta` on `compositor:src`).
+/// Answered here, no query waits on the aggregator, and a newcomer's first
+/// frame does not wait for the compositor's next pass either.
+fn answer_allocation(
+    src: &gst::Pad,
+    propose: impl Fn(&mut gst::query::Allocation) -> bool + Send + Sync + 'static,
+) {
+    src.add_probe(gst::PadProbeType::QUERY_DOWNSTREAM, move |_, info| {
+        let Some(query) = info.query_mut() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        match query.view_mut() {
+            gst::QueryViewMut::Allocation(q) => {
+                if propose(q) {
+                    gst::PadProbeReturn::Handled
+                } else {
+                    gst::PadProbeReturn::Drop
+                }
+            }
+            _ => gst::PadProbeReturn::Ok,
+        }
+    });
+}
+
+/// What the 1.22 compositor proposes to an input: a video buffer pool for
+/// its caps, and video metas.
+fn propose_video_pool(query: &mut gst::query::Allocation) -> bool {
+    let Some(caps) = query.get().0.map(|c| c.to_owned()) else {
+        return false;
+    };
+    let Ok(info) = gst_video::VideoInfo::from_caps(&caps) else {
+        return false;
+    };
+    let size = info.size() as u32;
+    let pool = gst_video::VideoBufferPool::new();
+    let mut config = pool.config();
+    config.set_params(Some(&caps), size, 0, 0);
+    if pool.set_config(config).is_err() {
+        return false;
+    }
+    query.add_allocation_pool(Some(&pool), size, 0, 0);
+    query.add_allocation_meta::<gst_video::VideoMeta>(None);
+    true
 }
 
 /// A compositor or audiomixer that gives inputs `input_latency` to arrive
@@ -288,4 +343,59 @@ fn warn_on_eos(pad: &gst::Pad) {
         }
         gst::PadProbeReturn::Ok
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// An input linked to a fresh `factory` pad the way the program links
+    /// one, and how many allocation queries reached that pad.
+    fn linked_input(
+        factory: &'static str,
+        propose: impl Fn(&mut gst::query::Allocation) -> bool + Send + Sync + 'static,
+    ) -> (gst::Pad, Arc<AtomicUsize>) {
+        crate::media::init().unwrap();
+        let aggregator = make(factory, None).unwrap();
+        let sink = aggregator.request_pad_simple("sink_%u").unwrap();
+        let reached = Arc::new(AtomicUsize::new(0));
+        let count = reached.clone();
+        sink.add_probe(gst::PadProbeType::QUERY_DOWNSTREAM, move |_, info| {
+            if let Some(gst::QueryView::Allocation(_)) = info.query().map(|q| q.view()) {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            gst::PadProbeReturn::Ok
+        });
+        let src = gst::Pad::builder(gst::PadDirection::Src).build();
+        answer_allocation(&src, propose);
+        src.link(&sink).unwrap();
+        (src, reached)
+    }
+
+    #[test]
+    fn a_tile_gets_its_pool_without_asking_the_compositor() {
+        let (src, reached) = linked_input("compositor", propose_video_pool);
+        let caps = video_caps(320, 180);
+        let mut query = gst::query::Allocation::new(Some(&caps), true);
+        assert!(src.peer_query(&mut query));
+        assert_eq!(reached.load(Ordering::Relaxed), 0);
+        let (pool, size, _, _) = query.allocation_pools().next().unwrap();
+        assert!(pool.is_some_and(|p| p.is::<gst_video::VideoBufferPool>()));
+        assert_eq!(size, 320 * 180 * 3 / 2);
+        assert!(
+            query
+                .find_allocation_meta::<gst_video::VideoMeta>()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_sound_is_refused_an_allocation_as_the_mixer_would() {
+        let (src, reached) = linked_input("audiomixer", |_| false);
+        let mut query = gst::query::Allocation::new(Some(&audio_caps()), true);
+        assert!(!src.peer_query(&mut query));
+        assert_eq!(reached.load(Ordering::Relaxed), 0);
+    }
 }
