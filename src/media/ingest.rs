@@ -598,21 +598,28 @@ impl Inner {
         let media = structure.and_then(|s| s.get::<&str>("media").ok());
         let ssrc = structure.and_then(|s| s.get::<u32>("ssrc").ok());
 
-        let mut state = self.state.lock().unwrap();
-        let State { peers, tiles } = &mut *state;
-        let peer = peers
-            .get_mut(peer_id)
-            .ok_or_else(|| MediaError::Negotiation("the peer is gone".into()))?;
-        let key = match stream_for_pad(&peer.streams, &mid, media) {
-            Some(s) => TrackKey {
-                participant_id: s.participant_id.clone(),
-                track_id: s.track.id.clone(),
-            },
-            // The adapter did not name this stream: still receive it.
-            None => TrackKey {
-                participant_id: peer_id.to_string(),
-                track_id: format!("{mid}-{}", media.unwrap_or("unknown")),
-            },
+        // The lock is not held while the bin is built and linked: a crowd
+        // joining at once builds its tracks side by side, each on its own
+        // streaming thread, instead of one after another.
+        let (key, placed) = {
+            let state = self.state.lock().unwrap();
+            let peer = state
+                .peers
+                .get(peer_id)
+                .ok_or_else(|| MediaError::Negotiation("the peer is gone".into()))?;
+            let key = match stream_for_pad(&peer.streams, &mid, media) {
+                Some(s) => TrackKey {
+                    participant_id: s.participant_id.clone(),
+                    track_id: s.track.id.clone(),
+                },
+                // The adapter did not name this stream: still receive it.
+                None => TrackKey {
+                    participant_id: peer_id.to_string(),
+                    track_id: format!("{mid}-{}", media.unwrap_or("unknown")),
+                },
+            };
+            let placed = state.tiles.get(&key).cloned();
+            (key, placed)
         };
         let name = format!(
             "track-{}-{}-{}",
@@ -620,7 +627,6 @@ impl Inner {
             element_safe(&key.track_id),
             ssrc.map_or_else(|| pad.name().to_string(), |s| s.to_string()),
         );
-        let placed = tiles.get(&key).cloned();
         let tile = placed.as_ref().map(|p| p.rect);
         let fit = placed.as_ref().map_or(Fit::Contain, |p| p.fit);
         let bin = TrackBin::new(&name, &caps, tile.unwrap_or(HIDDEN), fit)?;
@@ -663,8 +669,23 @@ impl Inner {
         if track.bin.kind() == TrackKind::Video {
             self.watch_frames(&track);
         }
+        let mut state = self.state.lock().unwrap();
+        let State { peers, tiles } = &mut *state;
+        // The peer may have left (or left and come back on a new
+        // webrtcbin) while the bin was built.
+        let webrtcbin = pad.parent_element();
+        let Some(peer) = peers
+            .get_mut(peer_id)
+            .filter(|p| webrtcbin.as_ref() == Some(&p.webrtcbin))
+        else {
+            drop(state);
+            self.detach(&track);
+            self.remove_track(track);
+            return Err(MediaError::Negotiation("the peer is gone".into()));
+        };
         if track.bin.kind() == TrackKind::Video {
-            show(&self.program, &track, placed);
+            // Where the layout puts it now: it may have changed meanwhile.
+            show(&self.program, &track, tiles.get(&track.key).cloned());
         }
         tracing::info!(peer = peer_id, participant = %track.key.participant_id, track = %track.key.track_id, %mid, ?ssrc, "track linked");
         // The same track on a new SSRC (the sender restarted it): the old
