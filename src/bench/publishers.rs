@@ -39,6 +39,8 @@ pub struct PublishOptions {
 
 pub async fn run(opts: PublishOptions) -> anyhow::Result<()> {
     crate::media::init()?;
+    // A browser has its certificate before its user joins.
+    crate::media::webrtc::prepare_dtls_certificate();
     let mut clips = Vec::new();
     for i in 0..opts.total.clamp(1, CLIPS) {
         let spec = ClipSpec {

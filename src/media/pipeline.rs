@@ -80,6 +80,7 @@ impl SessionMedia {
         ingest_cfg: &IngestConfig,
     ) -> Result<(Arc<Self>, mpsc::UnboundedReceiver<MediaEvent>), MediaError> {
         super::init()?;
+        super::webrtc::prepare_dtls_certificate();
         let (events, events_rx) = mpsc::unbounded_channel();
         let pipeline = gst::Pipeline::builder().name(name).build();
         // Tiles may arrive as late as the jitter buffer lets them, plus a

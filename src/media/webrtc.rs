@@ -34,6 +34,35 @@ pub fn new_webrtcbin(
     Ok(webrtc)
 }
 
+/// Makes the process's DTLS certificate now, on a thread of its own.
+///
+/// Every webrtcbin in a process shares one generated certificate (an RSA
+/// key), made by the first `dtlssrtpdec` created: 300-900 ms of CPU in a
+/// busy process, which would otherwise delay the first participant's
+/// answer (or offer). A session calls this when it starts, long before
+/// anyone joins.
+pub fn prepare_dtls_certificate() {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("dtls-certificate".into())
+            .spawn(|| {
+                let started = std::time::Instant::now();
+                // The element is dropped at once; the certificate stays
+                // with the process.
+                if gst::ElementFactory::make("dtlssrtpdec").build().is_ok() {
+                    tracing::debug!(
+                        ms = started.elapsed().as_millis() as u64,
+                        "DTLS certificate ready"
+                    );
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot prepare the DTLS certificate ahead");
+        }
+    });
+}
+
 /// libnice maps ports on UPnP gateways by default: it multicasts SSDP and
 /// opens HTTP servers on every interface, whatever ICE gathers on. A
 /// recorder never needs a home router's port mapping, so it is turned off.
