@@ -261,8 +261,7 @@ impl Program {
 /// meanwhile (a tile going) wakes that thread, which frees the query under
 /// the aggregator: a use after free in GStreamer 1.22 that a crowd's churn
 /// hit (segfaults in `gst_query_add_allocation_meta` on `compositor:src`).
-/// Answered here, no query waits on the aggregator, and a newcomer's first
-/// frame does not wait for the compositor's next pass either.
+/// Answered here, no query waits on the aggregator's thread.
 fn answer_allocation(
     src: &gst::Pad,
     propose: impl Fn(&mut gst::query::Allocation) -> bool + Send + Sync + 'static,
@@ -352,31 +351,35 @@ mod tests {
     use super::*;
 
     /// An input linked to a fresh `factory` pad the way the program links
-    /// one, and how many allocation queries reached that pad.
+    /// one, and how many allocation queries reached that pad. The element
+    /// is returned to be kept: dropped, it would unlink its pads.
     fn linked_input(
         factory: &'static str,
         propose: impl Fn(&mut gst::query::Allocation) -> bool + Send + Sync + 'static,
-    ) -> (gst::Pad, Arc<AtomicUsize>) {
+    ) -> (gst::Element, gst::Pad, Arc<AtomicUsize>) {
         crate::media::init().unwrap();
         let aggregator = make(factory, None).unwrap();
         let sink = aggregator.request_pad_simple("sink_%u").unwrap();
         let reached = Arc::new(AtomicUsize::new(0));
         let count = reached.clone();
+        // Counted, and stopped there: the aggregator is not running, and
+        // would hold the query, and the test, forever.
         sink.add_probe(gst::PadProbeType::QUERY_DOWNSTREAM, move |_, info| {
             if let Some(gst::QueryView::Allocation(_)) = info.query().map(|q| q.view()) {
                 count.fetch_add(1, Ordering::Relaxed);
+                return gst::PadProbeReturn::Drop;
             }
             gst::PadProbeReturn::Ok
         });
         let src = gst::Pad::builder(gst::PadDirection::Src).build();
         answer_allocation(&src, propose);
         src.link(&sink).unwrap();
-        (src, reached)
+        (aggregator, src, reached)
     }
 
     #[test]
     fn a_tile_gets_its_pool_without_asking_the_compositor() {
-        let (src, reached) = linked_input("compositor", propose_video_pool);
+        let (_compositor, src, reached) = linked_input("compositor", propose_video_pool);
         let caps = video_caps(320, 180);
         let mut query = gst::query::Allocation::new(Some(&caps), true);
         assert!(src.peer_query(&mut query));
@@ -393,7 +396,7 @@ mod tests {
 
     #[test]
     fn a_sound_is_refused_an_allocation_as_the_mixer_would() {
-        let (src, reached) = linked_input("audiomixer", |_| false);
+        let (_mixer, src, reached) = linked_input("audiomixer", |_| false);
         let mut query = gst::query::Allocation::new(Some(&audio_caps()), true);
         assert!(!src.peer_query(&mut query));
         assert_eq!(reached.load(Ordering::Relaxed), 0);
