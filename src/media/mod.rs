@@ -21,6 +21,7 @@ pub mod outputs;
 pub mod pipeline;
 pub mod program;
 pub mod stats;
+pub mod tilescale;
 pub mod track;
 pub mod webrtc;
 
@@ -54,6 +55,7 @@ const REQUIRED_ELEMENTS: &[&str] = &[
     "vp8dec",
     "rtpopusdepay",
     "opusdec",
+    "videoconvert",
     "videoconvertscale",
     "audioconvert",
     "audioresample",
@@ -90,6 +92,7 @@ pub fn init() -> Result<(), MediaError> {
         gstaws::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
         gsthlssink3::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
         gstrsvideofx::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
+        tilescale::register().map_err(|e| MediaError::Init(e.to_string()))?;
         for name in REQUIRED_ELEMENTS {
             if gst::ElementFactory::find(name).is_none() {
                 return Err(MediaError::MissingElement(name));

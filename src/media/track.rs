@@ -1,8 +1,9 @@
 //! A track bin: one incoming RTP track turned into raw media the program can
 //! blend or mix without further work.
 //!
-//! video: [depay] ! [parse] ! decode ! crop ! scale to its tile ! name
-//!        ! round the corners ! queue
+//! video: [depay] ! [parse] ! decode ! [to I420] ! crop and scale to its
+//!        tile ! [to the program's colours] ! name ! round the corners
+//!        ! queue
 //! audio: depay ! decode ! convert ! resample ! level ! queue
 //!
 //! (The depayloader is there for RTP, which is every call; the offline
@@ -24,6 +25,7 @@ use gst::prelude::*;
 use super::corners::Corners;
 use super::layout::{Fit, Rect, look};
 use super::{MediaError, capsfilter, link_chain, make};
+use super::tilescale;
 use callcast_signalling::adapter::TrackKind;
 
 /// Raw formats the program works in: what every track bin produces.
@@ -95,7 +97,7 @@ pub fn decode_chain(encoding_name: &str) -> Option<DecodeChain> {
 /// The colours every picture on the program is in: what the VP8
 /// decoder gives. The compositor converts any input that differs, every
 /// frame; a picture that comes otherwise is converted once, in its track
-/// bin's scaler, on its own thread.
+/// bin, at its tile's size, on its own thread.
 pub const COLORIMETRY: &str = "bt601";
 pub const CHROMA_SITE: &str = "jpeg";
 
@@ -129,13 +131,13 @@ pub struct TrackBin {
     queue: gst::Element,
 }
 
-/// A crop to the tile's shape (for [`Fit::Cover`]) and the capsfilter
-/// after the scaler that sets the tile's size; the scaler letterboxes
-/// whatever shape is left ([`Fit::Contain`]). Then the participant's name,
-/// written at the tile's size, and the tile's corners.
+/// The scaler, which crops to the tile's shape ([`Fit::Cover`]) or
+/// letterboxes ([`Fit::Contain`]), and the capsfilter that sets the
+/// tile's size. Then the participant's name, written at the tile's size,
+/// and the tile's corners.
 #[derive(Clone)]
 struct Sizing {
-    crop: gst::Element,
+    scale: gst::Element,
     caps: gst::Element,
     label: gst::Element,
     /// The label's font, and whether the track's thread has yet to set
@@ -146,15 +148,9 @@ struct Sizing {
 
 impl Sizing {
     fn set(&self, tile: Rect, fit: Fit) {
-        let aspect = match fit {
-            Fit::Cover if tile.width > 0 && tile.height > 0 => {
-                gst::Fraction::new(tile.width as i32, tile.height as i32)
-            }
-            // 0/1: no crop.
-            _ => gst::Fraction::new(0, 1),
-        };
-        if self.crop.property::<gst::Fraction>("aspect-ratio") != aspect {
-            self.crop.set_property("aspect-ratio", aspect);
+        let crop = fit == Fit::Cover;
+        if self.scale.property::<bool>("crop") != crop {
+            self.scale.set_property("crop", crop);
         }
         self.caps
             .set_property("caps", video_caps(tile.width, tile.height));
@@ -212,15 +208,20 @@ impl TrackBin {
                 let font = Arc::new(Mutex::new((String::new(), false)));
                 apply_font_between_frames(&label, font.clone());
                 let sizing = Sizing {
-                    crop: make("aspectratiocrop", None)?,
+                    scale: make(tilescale::FACTORY, None)?,
                     caps: capsfilter(None, &video_caps(tile.width, tile.height))?,
                     label,
                     font,
                     corners: Corners::new()?,
                 };
                 sizing.set(tile, fit);
-                elements.push(sizing.crop.clone());
-                elements.push(make("videoconvertscale", None)?);
+                // The scaler reads I420 only: a decoder that gives another
+                // format is converted before it; other colours after it,
+                // at the tile's size. Both pass frames through untouched
+                // when there is nothing to do (VP8 needs neither).
+                elements.push(make("videoconvert", None)?);
+                elements.push(sizing.scale.clone());
+                elements.push(make("videoconvert", None)?);
                 elements.push(sizing.caps.clone());
                 elements.push(sizing.label.clone());
                 elements.extend(sizing.corners.elements().map(Clone::clone));
@@ -370,8 +371,8 @@ impl TrackBin {
         }
     }
 
-    /// Sizes the picture to a new tile; the crop and the scaler
-    /// renegotiate on the next frame.
+    /// Sizes the picture to a new tile; the scaler renegotiates on the
+    /// next frame.
     pub fn set_tile(&self, tile: Rect, fit: Fit) {
         if let Some(sizing) = &self.sizing {
             sizing.set(tile, fit);
