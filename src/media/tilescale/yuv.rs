@@ -46,18 +46,20 @@ unsafe extern "C" {
 pub struct ScaleError(pub String);
 
 /// An I420 picture: its size and its three planes (Y, U, V), each a slice
-/// that starts at the picture's first pixel, with its stride.
+/// that starts at the picture's first pixel, with its stride. Made only
+/// by [`Planes::new`], which checks that the planes hold the picture:
+/// what makes handing them to libyuv sound.
 pub struct Planes<'a> {
-    pub size: Size,
-    pub planes: [&'a [u8]; 3],
-    pub strides: [usize; 3],
+    size: Size,
+    planes: [&'a [u8]; 3],
+    strides: [usize; 3],
 }
 
-/// A picture to write into.
+/// A picture to write into, checked the same way.
 pub struct PlanesMut<'a> {
-    pub size: Size,
-    pub planes: [&'a mut [u8]; 3],
-    pub strides: [usize; 3],
+    size: Size,
+    planes: [&'a mut [u8]; 3],
+    strides: [usize; 3],
 }
 
 /// The size of plane `i` of a picture of `size`: chroma is half each way,
@@ -229,27 +231,39 @@ fn scale_once(src: &Planes, dst: &mut PlanesMut) -> Result<(), ScaleError> {
     };
     let [sy, su, sv] = src.planes;
     let [dy, du, dv] = &mut dst.planes;
+    let strides = |s: [usize; 3]| -> Result<[c_int; 3], ScaleError> {
+        Ok([int(s[0])?, int(s[1])?, int(s[2])?])
+    };
+    let (ss, ds) = (strides(src.strides)?, strides(dst.strides)?);
+    let (sw, sh) = (
+        int(src.size.width as usize)?,
+        int(src.size.height as usize)?,
+    );
+    let (dw, dh) = (
+        int(dst.size.width as usize)?,
+        int(dst.size.height as usize)?,
+    );
     // SAFETY: `Planes::new` and `PlanesMut::new` checked that every plane
     // holds its rows at its stride for the picture's size, which is all
     // libyuv reads and writes.
     let status = unsafe {
         I420Scale(
             sy.as_ptr(),
-            int(src.strides[0])?,
+            ss[0],
             su.as_ptr(),
-            int(src.strides[1])?,
+            ss[1],
             sv.as_ptr(),
-            int(src.strides[2])?,
-            int(src.size.width as usize)?,
-            int(src.size.height as usize)?,
+            ss[2],
+            sw,
+            sh,
             dy.as_mut_ptr(),
-            int(dst.strides[0])?,
+            ds[0],
             du.as_mut_ptr(),
-            int(dst.strides[1])?,
+            ds[1],
             dv.as_mut_ptr(),
-            int(dst.strides[2])?,
-            int(dst.size.width as usize)?,
-            int(dst.size.height as usize)?,
+            ds[2],
+            dw,
+            dh,
             FILTER_BOX,
         )
     };
