@@ -3,10 +3,10 @@
 //!
 //! Every video track goes through one, on its own thread, so that the
 //! compositor only places pictures. It replaces `aspectratiocrop !
-//! videoconvertscale`, which copied the cropped picture and then scaled
-//! with a filter that costs GStreamer 1.22 four times what libyuv takes
-//! (see [`yuv`]); scaling was most of callcast's overhead over decoding
-//! and encoding (`BENCHMARKS.md`).
+//! videoconvertscale`, whose scaling costs GStreamer 1.22 two to four
+//! times what libyuv takes (see [`yuv`]); scaling was the largest single
+//! part of callcast's overhead over decoding and encoding
+//! (`BENCHMARKS.md`, "Scaling").
 //!
 //! I420 in and out, the size set by the caps downstream; the `crop`
 //! property chooses cropping (the default) or letterboxing. Colours and
