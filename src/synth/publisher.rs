@@ -3,8 +3,7 @@
 //! encoded once and sent to each subscriber over its own webrtcbin.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use gst::prelude::*;
 use gst_webrtc::WebRTCRTPTransceiverDirection;
@@ -170,7 +169,6 @@ impl Publisher {
                     .link(&queue.static_pad("sink").expect("queue sink"))
                     .map_err(|e| MediaError::Link(format!("tee to queue: {e:?}")))?;
             }
-            send_once_connected(&webrtcbin, &branch.feeds);
             start_with_key_frame(&webrtcbin, &branch.feeds);
             wait_for_caps(&webrtcbin)?;
             let offer = webrtc::create_description(&webrtcbin, gst_webrtc::WebRTCSDPType::Offer)?;
@@ -261,36 +259,6 @@ impl Drop for Publisher {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// Drops the media meant for `webrtcbin` until it connects, as a browser
-/// sends nothing before its transport is up. Otherwise the feeding queues
-/// fill while webrtcbin holds them back, and the receiver gets their last
-/// second in one burst when it connects: its jitter buffer then squeezes
-/// the burst's timestamps together, and a recording played that second
-/// of sound up to 0.7 s early (`tests/av_sync.rs`). Caps still pass, for
-/// [`wait_for_caps`].
-fn send_once_connected(webrtcbin: &gst::Element, feeds: &[(gst::Pad, gst::Element)]) {
-    let connected = Arc::new(AtomicBool::new(false));
-    for (_, queue) in feeds {
-        let connected = connected.clone();
-        queue.static_pad("sink").expect("queue sink").add_probe(
-            gst::PadProbeType::BUFFER,
-            move |_, _| {
-                if connected.load(Ordering::Acquire) {
-                    gst::PadProbeReturn::Remove
-                } else {
-                    gst::PadProbeReturn::Drop
-                }
-            },
-        );
-    }
-    webrtcbin.connect_notify(Some("connection-state"), move |webrtcbin, _| {
-        let state = webrtcbin.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
-        if state == gst_webrtc::WebRTCPeerConnectionState::Connected {
-            connected.store(true, Ordering::Release);
-        }
-    });
 }
 
 /// Asks for a key frame as soon as `webrtcbin` connects, as a browser's
