@@ -178,22 +178,22 @@ impl<'a> PlanesMut<'a> {
 /// other, rows packed.
 fn packed(size: Size, buf: &mut [u8]) -> Result<PlanesMut<'_>, ScaleError> {
     let strides = [0, 1, 2].map(|i| plane_size(size, i).0);
-    let lens = [0, 1, 2].map(|i| {
-        let (w, h) = plane_size(size, i);
-        w * h
-    });
+    let lens = packed_lens(size);
     let (y, rest) = buf.split_at_mut(lens[0]);
     let (u, rest) = rest.split_at_mut(lens[1]);
     PlanesMut::new(size, [y, u, &mut rest[..lens[2]]], strides)
 }
 
+/// The bytes of each plane of a packed picture of `size`.
+fn packed_lens(size: Size) -> [usize; 3] {
+    [0, 1, 2].map(|i| {
+        let (w, h) = plane_size(size, i);
+        w * h
+    })
+}
+
 fn packed_len(size: Size) -> usize {
-    (0..3)
-        .map(|i| {
-            let (w, h) = plane_size(size, i);
-            w * h
-        })
-        .sum()
+    packed_lens(size).iter().sum()
 }
 
 /// Scales `src` to fill `dst`: halved first while it is at least twice
@@ -310,6 +310,13 @@ mod tests {
         .unwrap()
     }
 
+    /// `src` scaled into a new packed picture of size `to`.
+    fn scaled(src: &Planes, to: Size) -> Vec<u8> {
+        let mut out = vec![0; packed_len(to)];
+        scale(src, &mut packed(to, &mut out).unwrap(), &mut Vec::new()).unwrap();
+        out
+    }
+
     #[test]
     fn planes_must_fit_their_memory() {
         let buf = [0u8; 100];
@@ -362,14 +369,7 @@ mod tests {
             size(164, 92),
             size(1280, 720),
         ] {
-            let mut out = vec![0; packed_len(to)];
-            let mut scratch = Vec::new();
-            scale(
-                &view(size(640, 360), &src),
-                &mut packed(to, &mut out).unwrap(),
-                &mut scratch,
-            )
-            .unwrap();
+            let out = scaled(&view(size(640, 360), &src), to);
             let luma = (to.width * to.height) as usize;
             assert!(out[..luma].iter().all(|&v| v == 90), "{to:?}");
             assert!(
@@ -401,14 +401,7 @@ mod tests {
             }
         });
         let to = size(238, 134);
-        let mut out = vec![0; packed_len(to)];
-        let mut scratch = Vec::new();
-        scale(
-            &view(size(640, 360), &src),
-            &mut packed(to, &mut out).unwrap(),
-            &mut scratch,
-        )
-        .unwrap();
+        let out = scaled(&view(size(640, 360), &src), to);
         let luma = &out[..(to.width * to.height) as usize];
         let (lo, hi) = (luma.iter().min().unwrap(), luma.iter().max().unwrap());
         assert!(*lo >= 110 && *hi <= 140, "luma from {lo} to {hi}");
