@@ -17,6 +17,7 @@ pub mod encode;
 pub mod ingest;
 pub mod layout;
 pub mod mover;
+pub mod opusfloatdec;
 pub mod outputs;
 pub mod pipeline;
 pub mod program;
@@ -54,7 +55,7 @@ const REQUIRED_ELEMENTS: &[&str] = &[
     "rtpvp8depay",
     "vp8dec",
     "rtpopusdepay",
-    "opusdec",
+    "opusenc",
     "videoconvert",
     "videoconvertscale",
     "audioconvert",
@@ -93,6 +94,7 @@ pub fn init() -> Result<(), MediaError> {
         gsthlssink3::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
         gstrsvideofx::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
         tilescale::register().map_err(|e| MediaError::Init(e.to_string()))?;
+        opusfloatdec::register().map_err(|e| MediaError::Init(e.to_string()))?;
         for name in REQUIRED_ELEMENTS {
             if gst::ElementFactory::find(name).is_none() {
                 return Err(MediaError::MissingElement(name));

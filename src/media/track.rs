@@ -4,7 +4,8 @@
 //! video: [depay] ! [parse] ! decode ! [to I420] ! crop and scale to its
 //!        tile ! [to the program's colours] ! name ! round the corners
 //!        ! queue
-//! audio: depay ! decode ! convert ! resample ! level ! queue
+//! audio: depay ! decode (to F32 stereo: `opusfloatdec`) ! [convert !
+//!        resample] ! level ! queue
 //!
 //! (The depayloader is there for RTP, which is every call; the offline
 //! benchmark feeds VP8 from files without it.)
@@ -24,8 +25,8 @@ use gst::prelude::*;
 
 use super::corners::Corners;
 use super::layout::{Fit, Rect, look};
-use super::tilescale;
 use super::{MediaError, capsfilter, link_chain, make};
+use super::{opusfloatdec, tilescale};
 use callcast_signalling::adapter::TrackKind;
 
 /// Raw formats the program works in: what every track bin produces.
@@ -83,7 +84,12 @@ pub fn decode_chain(encoding_name: &str) -> Option<DecodeChain> {
             Some("h264parse"),
             "avdec_h264",
         ),
-        "OPUS" => (TrackKind::Audio, "rtpopusdepay", None, "opusdec"),
+        "OPUS" => (
+            TrackKind::Audio,
+            "rtpopusdepay",
+            None,
+            opusfloatdec::FACTORY,
+        ),
         _ => return None,
     };
     Some(DecodeChain {
