@@ -25,8 +25,7 @@ use gst::prelude::*;
 
 use super::corners::Corners;
 use super::layout::{Fit, Rect, look};
-use super::{MediaError, capsfilter, link_chain, make};
-use super::{opusfloatdec, tilescale};
+use super::{MediaError, capsfilter, link_chain, make, opusfloatdec, tilescale};
 use callcast_signalling::adapter::TrackKind;
 
 /// Raw formats the program works in: what every track bin produces.

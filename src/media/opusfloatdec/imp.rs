@@ -145,6 +145,10 @@ impl AudioDecoderImpl for OpusFloatDec {
             let samples = buffer.duration().map_or(0, |d| {
                 (u128::from(d.nseconds()) * u128::from(RATE) / 1_000_000_000) as usize
             });
+            if samples == 0 {
+                drop(guard);
+                return obj.finish_frame(None, 1);
+            }
             (samples, conceal(state, samples))
         } else {
             let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
