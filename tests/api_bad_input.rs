@@ -327,7 +327,7 @@ fn bad_input_gets_a_4xx_naming_the_field_and_the_recording_survives() {
         rt.block_on(async {
             let t0 = Instant::now();
             let what = format!("{req:?}");
-            let what = &what[..what.len().min(600)];
+            let what = &what[..what.floor_char_boundary(600)];
             let resp = match &req {
                 Request::Json { route, mutations } => {
                     let r = &routes[*route];
@@ -389,7 +389,7 @@ fn bad_input_gets_a_4xx_naming_the_field_and_the_recording_survives() {
                 eprintln!(
                     "slow answer ({:?}): {}",
                     t0.elapsed(),
-                    &what[..what.len().min(150)]
+                    &what[..what.floor_char_boundary(150)]
                 );
             }
             Ok(())

@@ -388,11 +388,7 @@ impl TrackBin {
 /// `label` cut to a thread name: at most 15 bytes on a character
 /// boundary, without NULs, NUL-terminated.
 fn thread_name(label: &str) -> std::ffi::CString {
-    let mut end = label.len().min(15);
-    while !label.is_char_boundary(end) {
-        end -= 1;
-    }
-    let bytes: Vec<u8> = label.as_bytes()[..end]
+    let bytes: Vec<u8> = label.as_bytes()[..label.floor_char_boundary(15)]
         .iter()
         .copied()
         .filter(|b| *b != 0)
