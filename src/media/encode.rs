@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use gst::prelude::*;
 
 use super::program::Program;
-use super::{MediaError, capsfilter, link_chain, make};
+use super::{MediaError, capsfilter, link_chain, make, tilescale};
 use crate::config::ProgramConfig;
 
 /// What libav's AAC encoder puts before the sound: 1024 samples at the
@@ -189,7 +189,11 @@ impl Encoder {
         tee.set_property("allow-not-linked", true);
         let (source, elements) = match feed {
             Feed::Video(key) => {
-                let scale = make("videoconvertscale", None)?;
+                // The program is I420 already: libyuv halves and
+                // interpolates for a smaller rendition, at a quarter of
+                // what GStreamer's scaler takes (BENCHMARKS.md, "Scaling"),
+                // and passes the full-size one through.
+                let scale = make(tilescale::FACTORY, None)?;
                 let size = capsfilter(
                     None,
                     &gst::Caps::builder("video/x-raw")

@@ -57,7 +57,6 @@ const REQUIRED_ELEMENTS: &[&str] = &[
     "rtpopusdepay",
     "opusenc",
     "videoconvert",
-    "videoconvertscale",
     "audioconvert",
     "audioresample",
     "compositor",
