@@ -136,14 +136,13 @@ pub struct TrackBin {
     queue: gst::Element,
 }
 
-/// The scaler, which crops to the tile's shape ([`Fit::Cover`]) or
-/// letterboxes ([`Fit::Contain`]), and the capsfilter that sets the
-/// tile's size. Then the participant's name, written at the tile's size,
-/// and the tile's corners.
+/// The scaler, which sizes the picture to its tile, cropping to the
+/// tile's shape ([`Fit::Cover`]) or letterboxing ([`Fit::Contain`]). Then
+/// the participant's name, written at the tile's size, and the tile's
+/// corners.
 #[derive(Clone)]
 struct Sizing {
-    scale: gst::Element,
-    caps: gst::Element,
+    scale: tilescale::TileScale,
     label: gst::Element,
     /// The label's font, and whether the track's thread has yet to set
     /// it (see [`TrackBin::set_label`]).
@@ -153,12 +152,8 @@ struct Sizing {
 
 impl Sizing {
     fn set(&self, tile: Rect, fit: Fit) {
-        let crop = fit == Fit::Cover;
-        if self.scale.property::<bool>("crop") != crop {
-            self.scale.set_property("crop", crop);
-        }
-        self.caps
-            .set_property("caps", video_caps(tile.width, tile.height));
+        self.scale
+            .set_output(tile.width, tile.height, fit == Fit::Cover);
     }
 }
 
@@ -213,21 +208,24 @@ impl TrackBin {
                 let font = Arc::new(Mutex::new((String::new(), false)));
                 apply_font_between_frames(&label, font.clone());
                 let sizing = Sizing {
-                    scale: make(tilescale::FACTORY, None)?,
-                    caps: capsfilter(None, &video_caps(tile.width, tile.height))?,
+                    scale: make(tilescale::FACTORY, None)?
+                        .downcast()
+                        .expect("tilescale makes a TileScale"),
                     label,
                     font,
                     corners: Corners::new()?,
                 };
                 sizing.set(tile, fit);
                 // The scaler reads I420 only: a decoder that gives another
-                // format is converted before it; other colours after it,
-                // at the tile's size. Both pass frames through untouched
-                // when there is nothing to do (VP8 needs neither).
+                // format is converted before it (VP8 needs no conversion).
+                // The scaler holds the tile's size itself, rather than a
+                // capsfilter after it: when the tile changes, an element
+                // that cannot scale and meets a picture of the old size
+                // under new caps fails negotiation, which stops the track
+                // and its WebRTC peer. What follows takes any size; the
+                // colours are fixed at the tile's size by `Corners`.
                 elements.push(make("videoconvert", None)?);
-                elements.push(sizing.scale.clone());
-                elements.push(make("videoconvert", None)?);
-                elements.push(sizing.caps.clone());
+                elements.push(sizing.scale.clone().upcast());
                 elements.push(sizing.label.clone());
                 elements.extend(sizing.corners.elements().map(Clone::clone));
                 Some(sizing)
@@ -431,6 +429,80 @@ mod tests {
         );
         // Cut on a character boundary.
         assert_eq!(thread_name("cam:abcdefghijë").to_bytes(), b"cam:abcdefghij");
+    }
+
+    /// Tiles resized while pictures stream as fast as the decoder goes:
+    /// every resize must renegotiate, none may stop the track.
+    #[test]
+    fn resizing_mid_stream_never_fails_negotiation() {
+        crate::media::init().unwrap();
+        let pipeline = gst::parse::launch(
+            "videotestsrc num-buffers=400 pattern=ball ! \
+             video/x-raw,format=I420,width=320,height=180,framerate=20/1 ! \
+             vp8enc deadline=1 cpu-used=16 name=enc",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let tile = |width, height| Rect {
+            x: 0,
+            y: 0,
+            width,
+            height,
+        };
+        let caps = gst::Caps::builder("video/x-vp8").build();
+        let track = TrackBin::new("t", &caps, tile(160, 90), Fit::Cover).unwrap();
+        track.never_drop();
+        let sink = make("fakesink", None).unwrap();
+        sink.set_property("sync", false);
+        let seen = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+        let sizes_seen = seen.clone();
+        sink.static_pad("sink").unwrap().add_probe(
+            gst::PadProbeType::EVENT_DOWNSTREAM,
+            move |_, info| {
+                if let Some(gst::EventView::Caps(c)) = info.event().map(|e| e.view()) {
+                    let s = c.caps().structure(0).unwrap();
+                    let size = (
+                        s.get::<i32>("width").unwrap(),
+                        s.get::<i32>("height").unwrap(),
+                    );
+                    sizes_seen.lock().unwrap().insert(size);
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+        pipeline
+            .add_many([track.bin().upcast_ref(), &sink])
+            .unwrap();
+        let enc = pipeline.by_name("enc").unwrap();
+        enc.link(track.bin()).unwrap();
+        track.bin().link(&sink).unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+
+        let bus = pipeline.bus().unwrap();
+        let sizes = [(160, 90), (640, 360), (212, 120), (96, 54)];
+        let mut outcome = None;
+        for i in 0.. {
+            let (w, h) = sizes[i % sizes.len()];
+            track.set_tile(
+                tile(w, h),
+                if i % 3 == 0 { Fit::Contain } else { Fit::Cover },
+            );
+            let wait = gst::ClockTime::from_mseconds(2);
+            if let Some(msg) =
+                bus.timed_pop_filtered(wait, &[gst::MessageType::Eos, gst::MessageType::Error])
+            {
+                outcome = Some(msg);
+                break;
+            }
+        }
+        pipeline.set_state(gst::State::Null).unwrap();
+        match outcome.unwrap().view() {
+            gst::MessageView::Eos(_) => {}
+            other => panic!("{other:?}"),
+        }
+        let seen: Vec<_> = seen.lock().unwrap().iter().copied().collect();
+        assert_eq!(seen, [(96, 54), (160, 90), (212, 120), (640, 360)]);
     }
 
     #[test]

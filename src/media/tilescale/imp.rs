@@ -25,18 +25,55 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 pub struct TileScale {
-    /// Crop to the output's shape (else letterbox): the `crop` property.
-    crop: Mutex<bool>,
+    settings: Mutex<Settings>,
     /// The halved pictures between the steps, kept from frame to frame.
     scratch: Mutex<Vec<u8>>,
+}
+
+/// What the properties hold, under one lock so that a tile's size and fit
+/// change together.
+#[derive(Clone, Copy, PartialEq)]
+struct Settings {
+    /// Crop to the output's shape (else letterbox): the `crop` property.
+    crop: bool,
+    /// The output's size (`width`, `height`); 0 leaves it to the caps
+    /// downstream.
+    width: u32,
+    height: u32,
 }
 
 impl Default for TileScale {
     fn default() -> Self {
         TileScale {
-            crop: Mutex::new(true),
+            settings: Mutex::new(Settings {
+                crop: true,
+                width: 0,
+                height: 0,
+            }),
             scratch: Mutex::new(Vec::new()),
         }
+    }
+}
+
+impl TileScale {
+    /// Sets the output's size and fit at once; a new size is negotiated on
+    /// the next picture.
+    pub(super) fn set_output(&self, width: u32, height: u32, crop: bool) {
+        let new = Settings {
+            crop,
+            width,
+            height,
+        };
+        let old = std::mem::replace(&mut *self.settings.lock().unwrap(), new);
+        if (old.width, old.height) != (width, height) {
+            self.obj().reconfigure_src();
+        }
+    }
+
+    /// The size set by the properties, if both are.
+    fn size(&self) -> Option<(u32, u32)> {
+        let s = *self.settings.lock().unwrap();
+        (s.width > 0 && s.height > 0).then_some((s.width, s.height))
     }
 }
 
@@ -50,6 +87,13 @@ impl ObjectSubclass for TileScale {
 impl ObjectImpl for TileScale {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            let side = |name: &str, blurb: &str| {
+                glib::ParamSpecUInt::builder(name)
+                    .blurb(blurb)
+                    .default_value(0)
+                    .mutable_playing()
+                    .build()
+            };
             vec![
                 glib::ParamSpecBoolean::builder("crop")
                     .nick("Crop")
@@ -57,20 +101,36 @@ impl ObjectImpl for TileScale {
                     .default_value(true)
                     .mutable_playing()
                     .build(),
+                side(
+                    "width",
+                    "The output's width (0: as the caps downstream say)",
+                ),
+                side(
+                    "height",
+                    "The output's height (0: as the caps downstream say)",
+                ),
             ]
         });
         PROPERTIES.as_ref()
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        if pspec.name() == "crop" {
-            *self.crop.lock().unwrap() = value.get().expect("type checked upstream");
+        let mut s = *self.settings.lock().unwrap();
+        match pspec.name() {
+            "crop" => s.crop = value.get().expect("type checked upstream"),
+            "width" => s.width = value.get().expect("type checked upstream"),
+            "height" => s.height = value.get().expect("type checked upstream"),
+            _ => unimplemented!("no property {}", pspec.name()),
         }
+        self.set_output(s.width, s.height, s.crop);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let s = *self.settings.lock().unwrap();
         match pspec.name() {
-            "crop" => self.crop.lock().unwrap().to_value(),
+            "crop" => s.crop.to_value(),
+            "width" => s.width.to_value(),
+            "height" => s.height.to_value(),
             _ => unimplemented!("no property {}", pspec.name()),
         }
     }
@@ -119,11 +179,12 @@ impl BaseTransformImpl for TileScale {
     const PASSTHROUGH_ON_SAME_CAPS: bool = true;
     const TRANSFORM_IP_ON_PASSTHROUGH: bool = false;
 
-    /// Any size either way, the same size first (passthrough); everything
-    /// else (format, colours, rate) passes unchanged.
+    /// Any size in. Out, the size the properties set if they do, else any
+    /// size, the same size first (passthrough); everything else (format,
+    /// colours, rate) passes unchanged.
     fn transform_caps(
         &self,
-        _direction: gst::PadDirection,
+        direction: gst::PadDirection,
         caps: &gst::Caps,
         filter: Option<&gst::Caps>,
     ) -> Option<gst::Caps> {
@@ -131,11 +192,25 @@ impl BaseTransformImpl for TileScale {
         for s in any_size.make_mut().iter_mut() {
             s.remove_fields(["width", "height", "pixel-aspect-ratio"]);
         }
-        let mut both = caps.clone();
-        both.merge(any_size);
+        let other = match self.size() {
+            Some((width, height)) if direction == gst::PadDirection::Sink => {
+                let mut sized = any_size;
+                for s in sized.make_mut().iter_mut() {
+                    s.set("width", width as i32);
+                    s.set("height", height as i32);
+                    s.set("pixel-aspect-ratio", gst::Fraction::new(1, 1));
+                }
+                sized
+            }
+            _ => {
+                let mut both = caps.clone();
+                both.merge(any_size);
+                both
+            }
+        };
         Some(match filter {
-            Some(filter) => filter.intersect_with_mode(&both, gst::CapsIntersectMode::First),
-            None => both,
+            Some(filter) => filter.intersect_with_mode(&other, gst::CapsIntersectMode::First),
+            None => other,
         })
     }
 
@@ -160,7 +235,7 @@ impl VideoFilterImpl for TileScale {
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let crop = *self.crop.lock().unwrap();
+        let crop = self.settings.lock().unwrap().crop;
         let size = |info: &gst_video::VideoInfo| Size {
             width: info.width(),
             height: info.height(),

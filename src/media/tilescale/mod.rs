@@ -8,8 +8,9 @@
 //! part of callcast's overhead over decoding and encoding
 //! (`BENCHMARKS.md`, "Scaling").
 //!
-//! I420 in and out, the size set by the caps downstream; the `crop`
-//! property chooses cropping (the default) or letterboxing. Colours and
+//! I420 in and out, the size set by the `width` and `height` properties
+//! (or [`TileScale::set_output`]) or else by the caps downstream; the
+//! `crop` property chooses cropping (the default) or letterboxing. Colours and
 //! formats are left to `videoconvert` around it.
 //!
 //! `geometry` is the pure part: where the picture goes and the sizes it
@@ -21,10 +22,22 @@ pub mod yuv;
 
 use gst::glib;
 use gst::prelude::*;
+use gst::subclass::prelude::*;
 
 glib::wrapper! {
     pub struct TileScale(ObjectSubclass<imp::TileScale>)
         @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
+}
+
+impl TileScale {
+    /// Scales to `width`x`height`, cropping (else letterboxing) to that
+    /// shape: the size and the fit change together, and the new size is
+    /// negotiated on the next picture. Nothing downstream needs to scale
+    /// or to hold the size, so a change never meets an element that
+    /// cannot follow it.
+    pub fn set_output(&self, width: u32, height: u32, crop: bool) {
+        self.imp().set_output(width, height, crop);
+    }
 }
 
 /// The element's factory name.
