@@ -245,7 +245,15 @@ impl TrackBin {
             }
         };
 
-        let queue = make("queue", None)?;
+        // Named so that its thread says what it carries (`video-out:src`,
+        // `audio-out:src`) in per-thread CPU figures.
+        let queue = make(
+            "queue",
+            Some(match chain.kind {
+                TrackKind::Video => "video-out",
+                TrackKind::Audio => "audio-out",
+            }),
+        )?;
         queue.set_property_from_str("leaky", "downstream");
         match chain.kind {
             TrackKind::Video => {
