@@ -16,6 +16,12 @@ pub struct ProgramConfig {
     pub audio_kbps: u32,
     /// x264 `speed-preset` name (`ultrafast` .. `veryslow`).
     pub x264_preset: String,
+    /// x264's threads per encoder; 0 lets x264 choose (slices on one and
+    /// a half threads per core). One is the default: the program shares
+    /// its cores with a decoder per track, and x264's slice threads cost
+    /// 15% more CPU for the same frames (BENCHMARKS.md, "Encoder
+    /// threads") for a few milliseconds less latency.
+    pub x264_threads: u32,
     /// Seconds between key frames.
     pub keyframe_interval_s: u32,
     /// Canvas colour behind the tiles, 0xRRGGBB.
@@ -31,6 +37,7 @@ impl Default for ProgramConfig {
             video_kbps: 2500,
             audio_kbps: 128,
             x264_preset: "veryfast".into(),
+            x264_threads: 1,
             keyframe_interval_s: 2,
             background: 0x10141c,
         }
@@ -70,6 +77,9 @@ impl ProgramConfig {
         ];
         if !PRESETS.contains(&self.x264_preset.as_str()) {
             return Err(("x264_preset", format!("one of {}", PRESETS.join(", "))));
+        }
+        if self.x264_threads > 16 {
+            return Err(("x264_threads", "from 0 (x264 chooses) to 16".into()));
         }
         if !(1..=60).contains(&self.keyframe_interval_s) {
             return Err(("keyframe_interval_s", "from 1 to 60".into()));
@@ -200,6 +210,7 @@ mod tests {
         assert_eq!(bad(|p| p.fps = 61), "fps");
         assert_eq!(bad(|p| p.video_kbps = 10), "video_kbps");
         assert_eq!(bad(|p| p.x264_preset = "quick".into()), "x264_preset");
+        assert_eq!(bad(|p| p.x264_threads = 17), "x264_threads");
         assert_eq!(bad(|p| p.background = 0x1_000_000), "background");
         let cfg: ServerConfig = serde_json::from_str(r#"{"program":{"fps":50}}"#).unwrap();
         assert_eq!((cfg.program.fps, cfg.program.width), (50, 1280));

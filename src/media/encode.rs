@@ -335,6 +335,7 @@ pub fn h264_chain(
     x264.set_property_from_str("speed-preset", &cfg.x264_preset);
     x264.set_property("bitrate", kbps);
     x264.set_property("key-int-max", cfg.fps * cfg.keyframe_interval_s);
+    x264.set_property("threads", cfg.x264_threads);
     let parse = make("h264parse", None)?;
     let caps = capsfilter(
         None,
