@@ -1,5 +1,6 @@
 //! The `callcast` command line.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -448,8 +449,13 @@ fn main() -> ExitCode {
                     ..Default::default()
                 };
                 if print_tiles {
+                    // A reader that stops early (`| head`) is not an error.
+                    let mut out = std::io::stdout().lock();
                     for t in offline::tiles(participants, &program) {
-                        println!("{},{},{},{}", t.x, t.y, t.width, t.height);
+                        let line = writeln!(out, "{},{},{},{}", t.x, t.y, t.width, t.height);
+                        if line.is_err() {
+                            break;
+                        }
                     }
                     return Ok(());
                 }
