@@ -134,7 +134,7 @@ fn composite(pipeline: &gst::Pipeline, opts: &OfflineOptions) -> anyhow::Result<
         let src = clip_source(pipeline, &opts.clip)?;
         let bin = TrackBin::new(&format!("track-{i}"), &vp8, tile, Fit::Cover)?;
         bin.never_drop();
-        bin.name_thread(&format!("cam:{i}"));
+        bin.claim_thread(&format!("cam:{i}"));
         pipeline.add(bin.bin())?;
         src.static_pad("src")
             .expect("ivfparse has a src")

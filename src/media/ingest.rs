@@ -630,7 +630,7 @@ impl Inner {
         let tile = placed.as_ref().map(|p| p.rect);
         let fit = placed.as_ref().map_or(Fit::Contain, |p| p.fit);
         let bin = TrackBin::new(&name, &caps, tile.unwrap_or(HIDDEN), fit)?;
-        bin.name_thread(&format!("{}:{}", key.track_id, key.participant_id));
+        bin.claim_thread(&format!("{}:{}", key.track_id, key.participant_id));
         self.pipeline
             .add(bin.bin())
             .map_err(|_| MediaError::Link(format!("{name}: cannot add")))?;

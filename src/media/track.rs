@@ -19,6 +19,7 @@
 //! frames instead of blocking, so a slow program never backs up into
 //! webrtcbin.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
@@ -277,7 +278,8 @@ impl TrackBin {
             .map_err(|_| MediaError::Link(format!("{name}: cannot add elements")))?;
         link_chain(&refs)?;
 
-        let sink = gst::GhostPad::with_target(
+        let sink = shielded_sink(
+            name,
             &elements[0]
                 .static_pad("sink")
                 .expect("the first has a sink"),
@@ -306,19 +308,38 @@ impl TrackBin {
         &self.bin
     }
 
-    /// Names the thread that runs this track `label` (the first 15 bytes:
-    /// Linux's limit) as its first buffer comes, so that per-thread CPU
-    /// (`top -H`, the benchmark) says whose decoding it is. webrtcbin gives
-    /// each stream its own jitter buffer thread, which runs the whole bin
-    /// up to its queue; otherwise they would all be `rtpjitterbuffer`.
-    pub fn name_thread(&self, label: &str) {
+    /// Takes the thread that runs this track as its first buffer comes:
+    /// webrtcbin gives each stream its own jitter buffer thread, which
+    /// runs the whole bin up to its queue.
+    ///
+    /// - Names it `label` (the first 15 bytes: Linux's limit), so that
+    ///   per-thread CPU (`top -H`, the benchmark) says whose decoding it
+    ///   is; otherwise they would all be `rtpjitterbuffer`.
+    /// - For video, lowers its priority ([`VIDEO_INPUT_NICE`]) below the
+    ///   program's threads (compositor, mixer, encoders, outputs) and the
+    ///   sound's. When the machine is short of CPU, the scheduler shares
+    ///   it by thread: 49 video decoders at the encoder's priority starve
+    ///   its few threads and the whole program falls behind; below it,
+    ///   the decoders are the ones to lose frames (in their leaky queues).
+    ///   Sound is cheap, and a gap in it is heard.
+    pub fn claim_thread(&self, label: &str) {
         let name = thread_name(label);
+        let nice = match self.kind {
+            TrackKind::Video => VIDEO_INPUT_NICE,
+            TrackKind::Audio => 0,
+        };
         self.sink_pad()
             .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
                 // SAFETY: PR_SET_NAME reads a NUL-terminated string of at
-                // most 16 bytes, which `name` is.
+                // most 16 bytes, which `name` is; setpriority on this
+                // thread's own id changes this thread only (Linux keeps a
+                // nice value per thread), and raising it needs no
+                // privilege.
                 unsafe {
                     libc::prctl(libc::PR_SET_NAME, name.as_ptr());
+                    if nice != 0 {
+                        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice);
+                    }
                 }
                 gst::PadProbeReturn::Remove
             });
@@ -390,6 +411,47 @@ impl TrackBin {
         }
     }
 }
+
+/// The bin's sink, which keeps a failed negotiation inside the track. A
+/// picture that meets caps it cannot take (a resize racing a frame, a
+/// decoder changing format) returns `not-negotiated` upstream; into
+/// webrtcbin that stops the jitter buffer and then the peer's connection,
+/// with every other track of the participant. The element that failed
+/// retries on its next buffer, so the buffer is dropped instead and the
+/// track goes on.
+fn shielded_sink(track: &str, target: &gst::Pad) -> Result<gst::GhostPad, gst::glib::BoolError> {
+    let track = track.to_string();
+    let failing = AtomicBool::new(false);
+    let shield = move |result: Result<gst::FlowSuccess, gst::FlowError>| match result {
+        Err(gst::FlowError::NotNegotiated) => {
+            if !failing.swap(true, Ordering::Relaxed) {
+                tracing::warn!(%track, "not negotiated: dropping buffers until it is");
+            }
+            Ok(gst::FlowSuccess::Ok)
+        }
+        other => {
+            if other.is_ok() && failing.swap(false, Ordering::Relaxed) {
+                tracing::info!(%track, "negotiated again");
+            }
+            other
+        }
+    };
+    let shield = Arc::new(shield);
+    let for_lists = shield.clone();
+    Ok(gst::GhostPad::builder_with_target(target)?
+        .name("sink")
+        .chain_function(move |pad, parent, buffer| {
+            shield(gst::ProxyPad::chain_default(pad, parent, buffer))
+        })
+        .chain_list_function(move |pad, parent, list| {
+            for_lists(gst::ProxyPad::chain_list_default(pad, parent, list))
+        })
+        .build())
+}
+
+/// The nice value of a video track's thread: the program's threads keep
+/// 0, so each weighs about three times as much with the scheduler.
+const VIDEO_INPUT_NICE: i32 = 5;
 
 /// `label` cut to a thread name: at most 15 bytes on a character
 /// boundary, without NULs, NUL-terminated.
@@ -511,6 +573,90 @@ mod tests {
         }
         let seen: Vec<_> = seen.lock().unwrap().iter().copied().collect();
         assert_eq!(seen, [(96, 54), (160, 90), (212, 120), (640, 360)]);
+    }
+
+    /// A negotiation that fails inside a track drops buffers instead of
+    /// stopping the stream upstream, and the track recovers by itself.
+    #[test]
+    fn a_failed_negotiation_stays_inside_the_track() {
+        crate::media::init().unwrap();
+        let pipeline = gst::parse::launch(
+            "videotestsrc is-live=true num-buffers=200 ! \
+             video/x-raw,format=I420,width=320,height=180,framerate=200/1 ! \
+             identity name=feed",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        // A bin like a track's: its converter cannot scale, so a gate
+        // after it that asks for another size cannot be met.
+        let bin = gst::Bin::new();
+        let convert = make("videoconvert", None).unwrap();
+        let gate = make("capsfilter", None).unwrap();
+        let sink = make("fakesink", None).unwrap();
+        sink.set_property("sync", false);
+        bin.add_many([&convert, &gate, &sink]).unwrap();
+        gst::Element::link_many([&convert, &gate, &sink]).unwrap();
+        let ghost = shielded_sink("t", &convert.static_pad("sink").unwrap()).unwrap();
+        bin.add_pad(&ghost).unwrap();
+        // Upstream of a track is RTP, which has nothing to renegotiate;
+        // here the source would try, and fail on its own.
+        ghost.add_probe(gst::PadProbeType::EVENT_UPSTREAM, |_, info| {
+            match info.event().map(|e| e.type_()) {
+                Some(gst::EventType::Reconfigure) => gst::PadProbeReturn::Drop,
+                _ => gst::PadProbeReturn::Ok,
+            }
+        });
+        pipeline.add(&bin).unwrap();
+        pipeline.by_name("feed").unwrap().link(&bin).unwrap();
+
+        let buffers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = buffers.clone();
+        sink.static_pad("sink")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                count.fetch_add(1, Ordering::Relaxed);
+                gst::PadProbeReturn::Ok
+            });
+        let wall = gst::Caps::builder("video/x-raw").field("width", 2).build();
+        let bus = pipeline.bus().unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        // Closed after 20 frames; opened again once the converter has
+        // failed (its warning); then the stream must reach its end.
+        let mut closed = false;
+        let mut after_reopening = None;
+        let types = [
+            gst::MessageType::Eos,
+            gst::MessageType::Error,
+            gst::MessageType::Warning,
+        ];
+        let outcome = loop {
+            let wait = gst::ClockTime::from_mseconds(1);
+            match bus.timed_pop_filtered(wait, &types) {
+                Some(msg) if matches!(msg.view(), gst::MessageView::Warning(_)) => {
+                    if closed && after_reopening.is_none() {
+                        gate.set_property("caps", gst::Caps::new_any());
+                        after_reopening = Some(buffers.load(Ordering::Relaxed));
+                    }
+                }
+                Some(msg) => break msg,
+                None if !closed && buffers.load(Ordering::Relaxed) >= 20 => {
+                    gate.set_property("caps", &wall);
+                    closed = true;
+                }
+                None => {}
+            }
+        };
+        pipeline.set_state(gst::State::Null).unwrap();
+        assert!(
+            matches!(outcome.view(), gst::MessageView::Eos(_)),
+            "{outcome:?}"
+        );
+        let reopened_at = after_reopening.unwrap();
+        assert!(
+            buffers.load(Ordering::Relaxed) > reopened_at + 50,
+            "frames flow again"
+        );
     }
 
     #[test]
