@@ -16,11 +16,12 @@ pub struct ProgramConfig {
     pub audio_kbps: u32,
     /// x264 `speed-preset` name (`ultrafast` .. `veryslow`).
     pub x264_preset: String,
-    /// x264's threads per encoder; 0 lets x264 choose (slices on one and
-    /// a half threads per core). One is the default: the program shares
-    /// its cores with a decoder per track, and x264's slice threads cost
-    /// 15% more CPU for the same frames (BENCHMARKS.md, "Encoder
-    /// threads") for a few milliseconds less latency.
+    /// x264's threads per encoder; 0 lets x264 choose (with `zerolatency`,
+    /// slices of each frame on a thread per core). One is the default:
+    /// at 25 participants the slice threads cost 0.01-0.03 core more
+    /// (waking two threads a frame) for a few milliseconds of latency.
+    /// Under overload one thread gets a smaller share of the CPU, which is
+    /// why video decoders run at a lower priority (`TrackBin::claim_thread`).
     pub x264_threads: u32,
     /// Seconds between key frames.
     pub keyframe_interval_s: u32,
