@@ -634,7 +634,8 @@ mod tests {
             let wait = gst::ClockTime::from_mseconds(1);
             match bus.timed_pop_filtered(wait, &types) {
                 Some(msg) if matches!(msg.view(), gst::MessageView::Warning(_)) => {
-                    if closed && after_reopening.is_none() {
+                    let failed = closed && after_reopening.is_none();
+                    if failed {
                         gate.set_property("caps", gst::Caps::new_any());
                         after_reopening = Some(buffers.load(Ordering::Relaxed));
                     }

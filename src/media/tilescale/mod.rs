@@ -10,8 +10,8 @@
 //!
 //! I420 in and out, the size set by the `width` and `height` properties
 //! (or [`TileScale::set_output`]) or else by the caps downstream; the
-//! `crop` property chooses cropping (the default) or letterboxing. Colours and
-//! formats are left to `videoconvert` around it.
+//! `crop` property chooses cropping (the default) or letterboxing.
+//! Colours and formats are left to `videoconvert` around it.
 //!
 //! `geometry` is the pure part: where the picture goes and the sizes it
 //! is halved through.
