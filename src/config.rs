@@ -16,12 +16,13 @@ pub struct ProgramConfig {
     pub audio_kbps: u32,
     /// x264 `speed-preset` name (`ultrafast` .. `veryslow`).
     pub x264_preset: String,
-    /// x264's threads per encoder; 0 lets x264 choose (with `zerolatency`,
-    /// slices of each frame on a thread per core). One is the default:
-    /// at 25 participants the slice threads cost 0.01-0.03 core more
-    /// (waking two threads a frame) for a few milliseconds of latency.
-    /// Under overload one thread gets a smaller share of the CPU, which is
-    /// why video decoders run at a lower priority (`TrackBin::claim_thread`).
+    /// x264's threads per encoder; 0 (the default) lets x264 choose (with
+    /// `zerolatency`, slices of each frame on a thread per core). One
+    /// thread takes 0.01-0.03 core less at 25 participants, but its key
+    /// frames likely come later under load: with it, a recording added
+    /// at runtime in CI made its header before its first video frame and
+    /// lost the video track (BENCHMARKS.md, "Encoder settings and
+    /// priorities").
     pub x264_threads: u32,
     /// Seconds between key frames.
     pub keyframe_interval_s: u32,
@@ -38,7 +39,7 @@ impl Default for ProgramConfig {
             video_kbps: 2500,
             audio_kbps: 128,
             x264_preset: "veryfast".into(),
-            x264_threads: 1,
+            x264_threads: 0,
             keyframe_interval_s: 2,
             background: 0x10141c,
         }
