@@ -19,10 +19,10 @@ pub struct ProgramConfig {
     /// x264's threads per encoder; 0 (the default) lets x264 choose (with
     /// `zerolatency`, slices of each frame on a thread per core). One
     /// thread takes 0.01-0.03 core less at 25 participants, but its key
-    /// frames likely come later under load: with it, a recording added
-    /// at runtime in CI made its header before its first video frame and
-    /// lost the video track (BENCHMARKS.md, "Encoder settings and
-    /// priorities").
+    /// frames come later under load, and a recording added at runtime can
+    /// then make its header before its first video frame (a race of the
+    /// recording output's, seen in CI; BENCHMARKS.md, "Encoder settings
+    /// and priorities").
     pub x264_threads: u32,
     /// Seconds between key frames.
     pub keyframe_interval_s: u32,
