@@ -32,7 +32,7 @@ pub struct TileScale {
 
 /// What the properties hold, under one lock so that a tile's size and fit
 /// change together.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 struct Settings {
     /// Crop to the output's shape (else letterbox): the `crop` property.
     crop: bool,
