@@ -93,6 +93,7 @@ impl RecordOutput {
             add_sink_pad(&bin, kind, &queue.static_pad("sink").expect("queue sink"))?;
             inputs.push(src);
         }
+        video_first(&inputs[0], &inputs[1]);
         let parts = Arc::new(Parts {
             bin: bin.downgrade(),
             locate,
@@ -111,6 +112,41 @@ impl RecordOutput {
         }
         Ok(RecordOutput { bin, inputs, parts })
     }
+}
+
+/// Holds the audio input until the first video buffer (or the end) has
+/// passed the video input. A recording added mid-call gets its first
+/// sound up to a frame before its first picture, and the manager shows an
+/// output live at the first buffer on its inputs: stopped right then, the
+/// recording would end before its video had caps, and the header the
+/// muxer makes at the end would have no video track. Held here, live
+/// means both streams are in. The muxer waits for both inputs anyway, so
+/// nothing is late for it; the queue behind holds the sound meanwhile.
+fn video_first(video: &gst::Pad, audio: &gst::Pad) {
+    let Some(hold) = audio.add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, |_, _| {
+        gst::PadProbeReturn::Ok
+    }) else {
+        return;
+    };
+    let held = Mutex::new(Some((audio.clone(), hold)));
+    video.add_probe(
+        gst::PadProbeType::BUFFER
+            | gst::PadProbeType::BUFFER_LIST
+            | gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| {
+            let release = match &info.data {
+                Some(gst::PadProbeData::Event(ev)) => ev.type_() == gst::EventType::Eos,
+                _ => true,
+            };
+            if !release {
+                return gst::PadProbeReturn::Ok;
+            }
+            if let Some((audio, hold)) = held.lock().unwrap().take() {
+                audio.remove_probe(hold);
+            }
+            gst::PadProbeReturn::Remove
+        },
+    );
 }
 
 /// Marks the end of the video with a gap event just before its EOS.
@@ -157,7 +193,13 @@ fn warn_if_header_lacks_stream(
             return gst::PadProbeReturn::Ok;
         }
         for (kind, pad) in &inputs {
-            if pad.current_caps().is_none() {
+            if pad.current_caps().is_some() {
+                continue;
+            }
+            // Stopped before its first frame of this kind: nothing lost.
+            if pad.sticky_event::<gst::event::Eos>(0).is_some() {
+                tracing::info!(part = number, stream = kind, mux = %name, "recording part ended before any media of this kind: no track for it");
+            } else {
                 tracing::error!(part = number, stream = kind, mux = %name, "recording part has no track for one stream: its input had no caps when the header was made");
             }
         }
@@ -549,5 +591,172 @@ impl OutputBin for RecordOutput {
 impl Drop for RecordOutput {
     fn drop(&mut self) {
         self.parts.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::init;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    /// The `trak` boxes in the `moov` box of an MP4 file.
+    fn tracks(mp4: &[u8]) -> usize {
+        fn boxes(data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+            let mut rest = data;
+            std::iter::from_fn(move || {
+                let size = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+                let kind = rest.get(4..8)?;
+                let body = rest.get(8..size)?;
+                rest = &rest[size..];
+                Some((kind, body))
+            })
+        }
+        boxes(mp4)
+            .filter(|(kind, _)| *kind == b"moov")
+            .flat_map(|(_, moov)| boxes(moov).filter(|(kind, _)| *kind == b"trak"))
+            .count()
+    }
+
+    /// A recording to a file in its own directory, fed by live test
+    /// sources whose picture is held back until `show_picture`.
+    struct Rig {
+        _dir: tempfile::TempDir,
+        path: std::path::PathBuf,
+        record: RecordOutput,
+        pipeline: gst::Pipeline,
+        video: gst::Pad,
+        held: Option<gst::PadProbeId>,
+        /// Sound buffers that came to the recording, and that went in.
+        sound_in: Arc<AtomicUsize>,
+        sound_out: Arc<AtomicUsize>,
+        /// Some sound went in before the muxer had the picture's caps.
+        sound_before_caps: Arc<AtomicBool>,
+    }
+
+    impl Rig {
+        fn start() -> Rig {
+            init().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("late-video.mp4");
+            let target = path.clone();
+            let ctx = Context {
+                s3: S3Config::default(),
+                journal: Journal::default(),
+                session: "s".into(),
+                output: "record-1".into(),
+            };
+            let locate: Locate = Box::new(move |_| Ok(Location::File(target.clone())));
+            let record = RecordOutput::new("rec", locate, ctx, None).unwrap();
+            let pipeline = gst::Pipeline::new();
+            pipeline.add(&record.bin).unwrap();
+            let chain = |desc: &str, pad: &str| {
+                let src = gst::parse::bin_from_description(desc, true).unwrap();
+                pipeline.add(&src).unwrap();
+                let src = src.static_pad("src").unwrap();
+                src.link(&record.bin.static_pad(pad).unwrap()).unwrap();
+                src
+            };
+            chain(
+                "audiotestsrc is-live=true ! audioconvert ! avenc_aac ! aacparse",
+                "audio",
+            );
+            let video = chain(
+                "videotestsrc is-live=true ! video/x-raw,width=320,height=180,framerate=20/1 \
+                 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=20 ! h264parse",
+                "video",
+            );
+            // The picture comes late, as it does to a recording added
+            // between two frames.
+            let held = video
+                .add_probe(gst::PadProbeType::BLOCK_DOWNSTREAM, |_, _| {
+                    gst::PadProbeReturn::Ok
+                })
+                .unwrap();
+            let sound_in = Arc::new(AtomicUsize::new(0));
+            let counted = sound_in.clone();
+            record.bin.static_pad("audio").unwrap().add_probe(
+                gst::PadProbeType::BUFFER,
+                move |_, _| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    gst::PadProbeReturn::Ok
+                },
+            );
+            let sound_out = Arc::new(AtomicUsize::new(0));
+            let sound_before_caps = Arc::new(AtomicBool::new(false));
+            let (out, early) = (sound_out.clone(), sound_before_caps.clone());
+            let video_mux_pad = record.inputs[0].peer().unwrap();
+            record.inputs[1].add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                if out.fetch_add(1, Ordering::SeqCst) == 0 && video_mux_pad.current_caps().is_none()
+                {
+                    early.store(true, Ordering::SeqCst);
+                }
+                gst::PadProbeReturn::Ok
+            });
+            pipeline.set_state(gst::State::Playing).unwrap();
+            let rig = Rig {
+                _dir: dir,
+                path,
+                record,
+                pipeline,
+                video,
+                held: Some(held),
+                sound_in,
+                sound_out,
+                sound_before_caps,
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while rig.sound_in.load(Ordering::SeqCst) < 20 {
+                assert!(Instant::now() < deadline, "no sound came");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            rig
+        }
+
+        fn show_picture(&mut self) {
+            if let Some(held) = self.held.take() {
+                self.video.remove_probe(held);
+            }
+        }
+
+        /// Ends both inputs as the output manager does (unlinked, then
+        /// EOS), lets the recording write its end, and returns its tracks.
+        fn stop(self) -> usize {
+            for name in ["video", "audio"] {
+                let pad = self.record.bin.static_pad(name).unwrap();
+                if let Some(peer) = pad.peer() {
+                    peer.unlink(&pad).unwrap();
+                }
+                pad.send_event(gst::event::Eos::new());
+            }
+            let part = self.record.parts.state.lock().unwrap().current.clone();
+            let written = part.wait_written(Instant::now() + Duration::from_secs(10));
+            self.pipeline.set_state(gst::State::Null).unwrap();
+            assert!(written, "the recording did not end");
+            tracks(&std::fs::read(&self.path).unwrap())
+        }
+    }
+
+    #[test]
+    fn sound_waits_for_the_first_picture() {
+        let mut rig = Rig::start();
+        assert_eq!(
+            rig.sound_out.load(Ordering::SeqCst),
+            0,
+            "sound went in first"
+        );
+        rig.show_picture();
+        std::thread::sleep(Duration::from_millis(1000));
+        assert!(rig.sound_out.load(Ordering::SeqCst) > 0, "no sound went in");
+        assert!(!rig.sound_before_caps.load(Ordering::SeqCst));
+        assert_eq!(rig.stop(), 2);
+    }
+
+    /// Stopped before its first picture, a recording still ends, with
+    /// the sound it got.
+    #[test]
+    fn stopped_before_any_picture_it_ends_with_its_sound() {
+        let rig = Rig::start();
+        assert_eq!(rig.stop(), 1);
     }
 }
