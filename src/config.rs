@@ -18,11 +18,9 @@ pub struct ProgramConfig {
     pub x264_preset: String,
     /// x264's threads per encoder; 0 (the default) lets x264 choose (with
     /// `zerolatency`, slices of each frame on a thread per core). One
-    /// thread takes 0.01-0.03 core less at 25 participants, but its key
-    /// frames come later under load, and a recording added at runtime can
-    /// then make its header before its first video frame (a race of the
-    /// recording output's, seen in CI; BENCHMARKS.md, "Encoder settings
-    /// and priorities").
+    /// thread took 0.01-0.03 core less at 25 participants, within the
+    /// runs' spread, and gets a single thread's share of a machine that
+    /// is short of CPU (BENCHMARKS.md, "Encoder settings and priorities").
     pub x264_threads: u32,
     /// Seconds between key frames.
     pub keyframe_interval_s: u32,
