@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use callcast_signalling::adapter::{PeerId, Stream, TrackKind};
+use callcast_signalling::adapter::{PeerId, Stream, TrackKind, TrackSource};
 use gst::prelude::*;
 use tokio::sync::mpsc;
 
@@ -22,6 +22,16 @@ use super::track::TrackBin;
 use super::webrtc;
 use super::{MediaError, MediaEvent, element_safe};
 use crate::config::IngestConfig;
+
+/// What a track's thread is named after: `cam:p12`, `mic:p12`.
+fn source_label(source: TrackSource) -> String {
+    match source {
+        TrackSource::Camera => "cam",
+        TrackSource::Microphone => "mic",
+        TrackSource::Screen => "screen",
+    }
+    .to_string()
+}
 
 /// Names a track across the session: whose, and which.
 #[derive(
@@ -601,25 +611,31 @@ impl Inner {
         // The lock is not held while the bin is built and linked: a crowd
         // joining at once builds its tracks side by side, each on its own
         // streaming thread, instead of one after another.
-        let (key, placed) = {
+        let (key, source, placed) = {
             let state = self.state.lock().unwrap();
             let peer = state
                 .peers
                 .get(peer_id)
                 .ok_or_else(|| MediaError::Negotiation("the peer is gone".into()))?;
-            let key = match stream_for_pad(&peer.streams, &mid, media) {
-                Some(s) => TrackKey {
-                    participant_id: s.participant_id.clone(),
-                    track_id: s.track.id.clone(),
-                },
+            let (key, source) = match stream_for_pad(&peer.streams, &mid, media) {
+                Some(s) => (
+                    TrackKey {
+                        participant_id: s.participant_id.clone(),
+                        track_id: s.track.id.clone(),
+                    },
+                    source_label(s.track.source),
+                ),
                 // The adapter did not name this stream: still receive it.
-                None => TrackKey {
-                    participant_id: peer_id.to_string(),
-                    track_id: format!("{mid}-{}", media.unwrap_or("unknown")),
-                },
+                None => (
+                    TrackKey {
+                        participant_id: peer_id.to_string(),
+                        track_id: format!("{mid}-{}", media.unwrap_or("unknown")),
+                    },
+                    media.unwrap_or("track").to_string(),
+                ),
             };
             let placed = state.tiles.get(&key).cloned();
-            (key, placed)
+            (key, source, placed)
         };
         let name = format!(
             "track-{}-{}-{}",
@@ -630,7 +646,9 @@ impl Inner {
         let tile = placed.as_ref().map(|p| p.rect);
         let fit = placed.as_ref().map_or(Fit::Contain, |p| p.fit);
         let bin = TrackBin::new(&name, &caps, tile.unwrap_or(HIDDEN), fit)?;
-        bin.claim_thread(&format!("{}:{}", key.track_id, key.participant_id));
+        // Named for what it carries rather than the track's id, which is
+        // only an m-line number behind Janus.
+        bin.claim_thread(&format!("{source}:{}", key.participant_id));
         self.pipeline
             .add(bin.bin())
             .map_err(|_| MediaError::Link(format!("{name}: cannot add")))?;
