@@ -201,6 +201,22 @@ enum Command {
         /// Keep the recording here (default: deleted).
         #[arg(long)]
         record: Option<PathBuf>,
+        /// Measure behind this Janus (`ws://host:8188`) instead of the
+        /// embedded room: the participants are remote publishers fed with
+        /// plain RTP, and callcast receives them all on one PeerConnection.
+        /// See scripts/bench-janus.
+        #[arg(long, requires_all = ["janus_room", "janus_secret", "ice_address"])]
+        janus: Option<String>,
+        /// The VideoRoom (with --janus).
+        #[arg(long)]
+        janus_room: Option<String>,
+        /// Its secret: adding remote publishers is an admin request. Best
+        /// given in CALLCAST_BENCH_JANUS_SECRET, out of `ps`'s sight.
+        #[arg(long, env = "CALLCAST_BENCH_JANUS_SECRET", hide_env_values = true)]
+        janus_secret: Option<String>,
+        /// The address callcast and the publishers use (with --janus).
+        #[arg(long)]
+        ice_address: Option<String>,
     },
     /// callcast's media path on files, as fast as it goes (one stage of
     /// it, or all): what scripts/bench-vs-ffmpeg times.
@@ -229,10 +245,24 @@ enum Command {
     /// The benchmark's participants, run by `callcast bench`.
     #[command(hide = true)]
     BenchPublish {
+        /// The embedded room's URL, or (with --janus-secret) Janus's.
         #[arg(long)]
         room_url: String,
         #[arg(long)]
         room: String,
+        /// Publish into a Janus VideoRoom with this room secret, as remote
+        /// publishers sending RTP from and to --ice-address. `bench`
+        /// passes it in the environment: a command line is visible to
+        /// every user.
+        #[arg(
+            long,
+            env = "CALLCAST_BENCH_JANUS_SECRET",
+            hide_env_values = true,
+            requires = "ice_address"
+        )]
+        janus_secret: Option<String>,
+        #[arg(long)]
+        ice_address: Option<String>,
         #[arg(long)]
         participants: usize,
         #[arg(long)]
@@ -413,7 +443,22 @@ fn main() -> ExitCode {
                 output,
                 json,
                 record,
+                janus,
+                janus_room,
+                janus_secret,
+                ice_address,
             } => {
+                let janus = match (janus, janus_room, janus_secret, ice_address) {
+                    (Some(url), Some(room), Some(secret), Some(address)) => {
+                        Some(callcast::bench::JanusBench {
+                            url,
+                            room,
+                            secret,
+                            address,
+                        })
+                    }
+                    _ => None,
+                };
                 let opts = callcast::bench::BenchOptions {
                     participants,
                     duration: seconds(Some(duration)).unwrap_or(Duration::from_secs(1)),
@@ -423,6 +468,7 @@ fn main() -> ExitCode {
                     height: output.1,
                     fps,
                     record,
+                    janus,
                 };
                 let report = callcast::bench::run(opts).await?;
                 println!("callcast bench\n{}", report.table());
@@ -484,6 +530,8 @@ fn main() -> ExitCode {
             Command::BenchPublish {
                 room_url,
                 room,
+                janus_secret,
+                ice_address,
                 participants,
                 total,
                 width,
@@ -491,8 +539,22 @@ fn main() -> ExitCode {
                 fps,
                 epoch_ns,
             } => {
+                use callcast::bench::publishers::Room;
+                let room = match (janus_secret, ice_address) {
+                    (Some(secret), Some(iface)) => Room::Janus(callcast::synth::rtp::RemoteRoom {
+                        url: room_url,
+                        token: None,
+                        room: room.as_str().into(),
+                        secret: Some(secret),
+                        iface,
+                        simulcast: false,
+                    }),
+                    _ => Room::Embedded {
+                        url: room_url,
+                        room,
+                    },
+                };
                 let opts = callcast::bench::publishers::PublishOptions {
-                    room_url,
                     room,
                     participants,
                     total,

@@ -1,6 +1,9 @@
 //! `callcast bench`: N synthetic participants through the real WebRTC path
 //! (embedded room, loopback ICE, DTLS/SRTP) into one session recording
-//! the program, measured while it runs.
+//! the program, measured while it runs. With `--janus`, the same behind a
+//! Janus VideoRoom (run in a network namespace by `scripts/bench-janus`):
+//! the shape of a production call, where the SFU forwards everyone on one
+//! PeerConnection.
 //!
 //! The participants run in a child process (see [`publishers`]), so the
 //! figures are callcast's alone. They replay pre-encoded clips whose
@@ -21,7 +24,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
+use callcast_signalling::RoomAdapter;
 use callcast_signalling::callcast::CallcastAdapter;
+use callcast_signalling::janus::JanusAdapter;
 use callcast_signalling::room::RoomServer;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
@@ -57,6 +62,100 @@ pub struct BenchOptions {
     pub fps: u32,
     /// Keep the recording here (default: a temporary file, deleted).
     pub record: Option<PathBuf>,
+    /// Behind this Janus instead of the embedded room.
+    pub janus: Option<JanusBench>,
+}
+
+/// A Janus VideoRoom to measure behind.
+#[derive(Debug, Clone)]
+pub struct JanusBench {
+    /// `ws://host:8188`.
+    pub url: String,
+    pub room: String,
+    /// The room's secret, for adding remote publishers.
+    pub secret: String,
+    /// The address callcast gathers ICE on and the publishers send from.
+    pub address: String,
+}
+
+/// The room the participants join.
+enum BenchRoom {
+    Embedded(RoomServer),
+    Janus(JanusBench),
+}
+
+impl BenchRoom {
+    fn adapter(&self) -> Box<dyn RoomAdapter> {
+        match self {
+            BenchRoom::Embedded(server) => Box::new(CallcastAdapter {
+                url: server.url(),
+                room: ROOM.into(),
+                display: "callcast bench".into(),
+            }),
+            BenchRoom::Janus(j) => Box::new(JanusAdapter {
+                url: j.url.clone(),
+                room: j.room.as_str().into(),
+                pin: None,
+                token: None,
+                display: "callcast bench".into(),
+            }),
+        }
+    }
+
+    fn info(&self) -> RoomInfo {
+        let (adapter, url, room) = match self {
+            BenchRoom::Embedded(server) => ("callcast", server.url(), ROOM.to_string()),
+            BenchRoom::Janus(j) => ("janus", j.url.clone(), j.room.clone()),
+        };
+        RoomInfo {
+            adapter: adapter.into(),
+            url,
+            room,
+        }
+    }
+
+    fn ice(&self) -> IceConfig {
+        match self {
+            BenchRoom::Embedded(_) => IceConfig::loopback(),
+            BenchRoom::Janus(j) => IceConfig {
+                local_addresses: vec![j.address.clone()],
+            },
+        }
+    }
+
+    /// `callcast bench-publish`'s arguments saying where to publish.
+    fn publish_args(&self) -> Vec<String> {
+        match self {
+            BenchRoom::Embedded(server) => vec![
+                "--room-url".into(),
+                server.url(),
+                "--room".into(),
+                ROOM.into(),
+            ],
+            BenchRoom::Janus(j) => vec![
+                "--room-url".into(),
+                j.url.clone(),
+                "--room".into(),
+                j.room.clone(),
+                "--ice-address".into(),
+                j.address.clone(),
+            ],
+        }
+    }
+
+    /// Its environment: the room secret, out of its command line.
+    fn publish_env(&self) -> Vec<(&'static str, String)> {
+        match self {
+            BenchRoom::Embedded(_) => Vec::new(),
+            BenchRoom::Janus(j) => vec![("CALLCAST_BENCH_JANUS_SECRET", j.secret.clone())],
+        }
+    }
+
+    async fn shutdown(self) {
+        if let BenchRoom::Embedded(server) = self {
+            server.shutdown().await;
+        }
+    }
 }
 
 impl BenchOptions {
@@ -72,9 +171,14 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Report> {
     if opts.participants == 0 {
         bail!("--participants must be at least 1");
     }
-    let room = RoomServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .context("starting the bench room")?;
+    let room = match &opts.janus {
+        Some(janus) => BenchRoom::Janus(janus.clone()),
+        None => BenchRoom::Embedded(
+            RoomServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+                .await
+                .context("starting the bench room")?,
+        ),
+    };
     // Without --record, the recording goes to a scratch folder, deleted.
     let (record, scratch) = match &opts.record {
         Some(p) => (crate::recording::absolute(p)?, None),
@@ -94,7 +198,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<Report> {
 
 async fn measure(
     opts: &BenchOptions,
-    room: &RoomServer,
+    room: &BenchRoom,
     record: &std::path::Path,
 ) -> anyhow::Result<Report> {
     let cfg = SessionConfig {
@@ -105,23 +209,13 @@ async fn measure(
             ..ProgramConfig::default()
         },
         ingest: IngestConfig {
-            ice: IceConfig::loopback(),
+            ice: room.ice(),
             ..IngestConfig::default()
         },
         outputs: vec![OutputSpec::record_file(record)],
         ..SessionConfig::default()
     };
-    let adapter = CallcastAdapter {
-        url: room.url(),
-        room: ROOM.into(),
-        display: "callcast bench".into(),
-    };
-    let info = RoomInfo {
-        adapter: "callcast".into(),
-        url: room.url(),
-        room: ROOM.into(),
-    };
-    let session = Session::start(Sessions::new_id(), info, Box::new(adapter), cfg)
+    let session = Session::start(Sessions::new_id(), room.info(), room.adapter(), cfg)
         .await
         .context("starting the session")?;
     // Frames are sent from a whole second on, so both sides agree on it.
@@ -234,14 +328,15 @@ impl Publishers {
     /// Starts the publishers; `at_once` join straight away.
     fn spawn(
         opts: &BenchOptions,
-        room: &RoomServer,
+        room: &BenchRoom,
         schedule: Schedule,
         at_once: usize,
     ) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("finding the callcast binary")?;
         let mut cmd = Command::new(exe);
         cmd.arg("bench-publish")
-            .args(["--room-url", &room.url(), "--room", ROOM])
+            .args(room.publish_args())
+            .envs(room.publish_env())
             .args(["--participants", &at_once.to_string()])
             .args(["--total", &opts.participants.to_string()])
             .args(["--width", &opts.input_width().to_string()])

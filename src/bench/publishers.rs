@@ -1,10 +1,13 @@
 //! The benchmark's participants, in a process of their own so that their
-//! CPU is not counted as callcast's: real WebRTC publishers replaying
-//! pre-encoded clips on a shared schedule. `callcast bench` starts this
-//! as `callcast bench-publish`; it joins `--participants` at once, one
-//! more for each `join` line on its stdin, and says so with a line per
-//! participant (`joined <participant id> <unix ns of the join request>`).
-//! Closing its stdin makes everyone leave.
+//! CPU is not counted as callcast's, replaying pre-encoded clips on a
+//! shared schedule: real WebRTC publishers in the embedded room, or, with
+//! `--janus-secret`, Janus remote publishers fed with plain RTP (Janus then
+//! forwards everyone to callcast on one PeerConnection, as an SFU does).
+//! `callcast bench` starts this as `callcast bench-publish`; it joins
+//! `--participants` at once, one more for each `join` line on its stdin,
+//! and says so with a line per participant (`joined <participant id>
+//! <unix ns of the join request>`). Closing its stdin makes everyone
+//! leave.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -18,16 +21,16 @@ use crate::config::IceConfig;
 use crate::synth::clip::{Clip, ClipSpec};
 use crate::synth::publisher::{EncodedChains, Publisher, random_ssrcs};
 use crate::synth::replay::{Pacer, Schedule, unix_ns};
+use crate::synth::rtp::{RemotePublishers, RemoteRoom, replaying_branches};
 use crate::synth::{PALETTE, SynthSpec, SyntheticParticipant};
 
 /// Distinct clips encoded (participants share them round robin): enough
 /// to tell neighbours apart, few enough to encode in seconds.
 const CLIPS: usize = 4;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PublishOptions {
-    pub room_url: String,
-    pub room: String,
+    pub room: Room,
     /// Participants that join at once.
     pub participants: usize,
     /// Participants there will be in all: how many clips are worth encoding.
@@ -35,6 +38,25 @@ pub struct PublishOptions {
     pub width: u32,
     pub height: u32,
     pub schedule: Schedule,
+}
+
+/// Where the participants publish.
+#[derive(Clone)]
+pub enum Room {
+    /// The embedded room: `room` at `url`.
+    Embedded { url: String, room: String },
+    /// A Janus VideoRoom, as remote publishers.
+    Janus(RemoteRoom),
+}
+
+/// The room and the participants who joined it.
+enum Joined {
+    Embedded {
+        url: String,
+        room: String,
+        participants: Vec<SyntheticParticipant>,
+    },
+    Janus(RemotePublishers),
 }
 
 pub async fn run(opts: PublishOptions) -> anyhow::Result<()> {
@@ -56,11 +78,20 @@ pub async fn run(opts: PublishOptions) -> anyhow::Result<()> {
         clips.push(Arc::new(clip));
     }
     let pacer = Pacer::start(opts.schedule);
+    let joined = match &opts.room {
+        Room::Embedded { url, room } => Joined::Embedded {
+            url: url.clone(),
+            room: room.clone(),
+            participants: Vec::new(),
+        },
+        Room::Janus(room) => Joined::Janus(RemotePublishers::connect(room.clone()).await?),
+    };
     let mut joiner = Joiner {
         opts: &opts,
         clips,
         pacer,
-        participants: Vec::new(),
+        count: 0,
+        joined,
     };
     for _ in 0..opts.participants {
         joiner.join_next().await?;
@@ -71,8 +102,13 @@ pub async fn run(opts: PublishOptions) -> anyhow::Result<()> {
             joiner.join_next().await?;
         }
     }
-    for p in joiner.participants {
-        p.leave().await;
+    match joiner.joined {
+        Joined::Embedded { participants, .. } => {
+            for p in participants {
+                p.leave().await;
+            }
+        }
+        Joined::Janus(remote) => remote.stop().await,
     }
     Ok(())
 }
@@ -81,12 +117,13 @@ struct Joiner<'a> {
     opts: &'a PublishOptions,
     clips: Vec<Arc<Clip>>,
     pacer: Pacer,
-    participants: Vec<SyntheticParticipant>,
+    count: usize,
+    joined: Joined,
 }
 
 impl Joiner<'_> {
     async fn join_next(&mut self) -> anyhow::Result<()> {
-        let i = self.participants.len();
+        let i = self.count;
         let spec = SynthSpec {
             width: self.opts.width,
             height: self.opts.height,
@@ -95,21 +132,40 @@ impl Joiner<'_> {
         };
         let clip = self.clips[i % self.clips.len()].clone();
         let (video, audio) = self.pacer.player(clip)?;
-        let (vssrc, assrc) = random_ssrcs();
-        let chains = EncodedChains::replaying(video, audio, vssrc, assrc)?;
-        let publisher = {
-            let (name, ice) = (spec.name.clone(), IceConfig::loopback());
-            spawn_blocking(move || Publisher::with_chains(&name, chains, &ice)).await??
+        let (at, id) = match &mut self.joined {
+            Joined::Embedded {
+                url,
+                room,
+                participants,
+            } => {
+                let (vssrc, assrc) = random_ssrcs();
+                let chains = EncodedChains::replaying(video, audio, vssrc, assrc)?;
+                let publisher = {
+                    let (name, ice) = (spec.name.clone(), IceConfig::loopback());
+                    spawn_blocking(move || Publisher::with_chains(&name, chains, &ice)).await??
+                };
+                let at = unix_ns(SystemTime::now());
+                let p = SyntheticParticipant::join_with(url, room, spec, publisher)
+                    .await
+                    .with_context(|| format!("participant {i} joining"))?;
+                let id = p.id().to_string();
+                participants.push(p);
+                (at, id)
+            }
+            Joined::Janus(remote) => {
+                let branches = replaying_branches(video, audio)?;
+                let at = unix_ns(SystemTime::now());
+                let id = remote
+                    .publish(&spec.name, branches)
+                    .await
+                    .with_context(|| format!("participant {i} publishing"))?;
+                (at, id.to_string())
+            }
         };
-        let at = unix_ns(SystemTime::now());
-        let p =
-            SyntheticParticipant::join_with(&self.opts.room_url, &self.opts.room, spec, publisher)
-                .await
-                .with_context(|| format!("participant {i} joining"))?;
+        self.count += 1;
         let mut out = std::io::stdout().lock();
-        writeln!(out, "joined {} {at}", p.id())?;
+        writeln!(out, "joined {id} {at}")?;
         out.flush()?;
-        self.participants.push(p);
         Ok(())
     }
 }

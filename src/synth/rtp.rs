@@ -51,6 +51,21 @@ pub struct RemotePublishers {
 impl RemotePublishers {
     /// Adds one remote publisher per spec and starts sending their media.
     pub async fn start(room: RemoteRoom, specs: Vec<SynthSpec>) -> anyhow::Result<Self> {
+        let mut me = RemotePublishers::connect(room).await?;
+        for spec in specs {
+            let simulcast = me.room.simulcast;
+            let branches = {
+                let spec = spec.clone();
+                spawn_blocking(move || encoded_branches(&spec, simulcast)).await??
+            };
+            me.publish(&spec.name, branches).await?;
+        }
+        Ok(me)
+    }
+
+    /// Opens a Janus session for adding publishers, and a running
+    /// pipeline (empty yet) to send their media from.
+    pub async fn connect(room: RemoteRoom) -> anyhow::Result<Self> {
         crate::media::init()?;
         let (client, _events) = JanusClient::connect(&room.url, room.token.clone()).await?;
         let session = client.create().await?;
@@ -66,7 +81,11 @@ impl RemotePublishers {
             }
         });
         let pipeline = gst::Pipeline::builder().name("remote-publishers").build();
-        let mut me = RemotePublishers {
+        let playing = pipeline.clone();
+        spawn_blocking(move || playing.set_state(gst::State::Playing))
+            .await?
+            .map_err(|_| MediaError::State("remote publishers would not start".into()))?;
+        Ok(RemotePublishers {
             client,
             session,
             handle,
@@ -74,20 +93,23 @@ impl RemotePublishers {
             ids: Vec::new(),
             pipeline,
             keepalive,
-        };
-        for spec in specs {
-            let (id, host, port) = me.add(&spec).await?;
-            tracing::info!(name = %spec.name, %id, %host, port, "remote publisher added");
-            me.ids.push(id);
-            let pipeline = me.pipeline.clone();
-            let simulcast = me.room.simulcast;
-            spawn_blocking(move || send_to(&pipeline, &spec, simulcast, &host, port)).await??;
-        }
-        let pipeline = me.pipeline.clone();
-        spawn_blocking(move || pipeline.set_state(gst::State::Playing))
-            .await?
-            .map_err(|_| MediaError::State("remote publishers would not start".into()))?;
-        Ok(me)
+        })
+    }
+
+    /// Adds a remote publisher named `name` sending what `branches` (each
+    /// a chain of elements ending in an RTP payloader, with the SSRCs of
+    /// [`encoded_branches`]) put out. Returns its id in the room.
+    pub async fn publish(
+        &mut self,
+        name: &str,
+        branches: Vec<Vec<gst::Element>>,
+    ) -> anyhow::Result<JanusId> {
+        let (id, host, port) = self.add(name).await?;
+        tracing::info!(%name, %id, %host, port, "remote publisher added");
+        self.ids.push(id.clone());
+        let pipeline = self.pipeline.clone();
+        spawn_blocking(move || send_to(&pipeline, branches, &host, port)).await??;
+        Ok(id)
     }
 
     pub fn len(&self) -> usize {
@@ -98,11 +120,11 @@ impl RemotePublishers {
         self.ids.is_empty()
     }
 
-    async fn add(&self, spec: &SynthSpec) -> Result<(JanusId, String, i32), AdapterError> {
+    async fn add(&self, name: &str) -> Result<(JanusId, String, i32), AdapterError> {
         let mut body = json!({
             "request": "add_remote_publisher",
             "room": self.room.room,
-            "display": spec.name,
+            "display": name,
             "iface": self.room.iface,
             "port": 0,
             "streams": [
@@ -154,11 +176,11 @@ impl RemotePublishers {
     }
 }
 
-/// Adds `spec`'s media to `pipeline`, every stream to one UDP port.
+/// Sends what `branches` put out from `pipeline` (running), every stream
+/// to one UDP port.
 fn send_to(
     pipeline: &gst::Pipeline,
-    spec: &SynthSpec,
-    simulcast: bool,
+    branches: Vec<Vec<gst::Element>>,
     host: &str,
     port: i32,
 ) -> Result<(), MediaError> {
@@ -170,11 +192,39 @@ fn send_to(
         .property("async", false)
         .build()
         .map_err(|_| MediaError::MissingElement("udpsink"))?;
+    let mut added = vec![funnel.clone(), sink.clone()];
     pipeline
         .add_many([&funnel, &sink])
         .map_err(|_| MediaError::Link("remote publisher sink".into()))?;
     link_chain(&[&funnel, &sink])?;
+    for chain in branches {
+        let refs: Vec<&gst::Element> = chain.iter().collect();
+        pipeline
+            .add_many(refs.iter().copied())
+            .map_err(|_| MediaError::Link("remote publisher elements".into()))?;
+        link_chain(&refs)?;
+        refs.last()
+            .ok_or_else(|| MediaError::Link("an empty remote publisher chain".into()))?
+            .link(&funnel)
+            .map_err(|_| MediaError::Link("payloader to funnel".into()))?;
+        added.extend(chain);
+    }
+    // Sinks first, so that nothing is pushed into a pad not yet running.
+    for element in added.iter().rev() {
+        element
+            .sync_state_with_parent()
+            .map_err(|_| MediaError::State("a remote publisher would not start".into()))?;
+    }
+    Ok(())
+}
 
+/// `spec`'s picture and tone encoded live, as branches for
+/// [`RemotePublishers::publish`]: with `simulcast`, three video layers (a
+/// quarter, half and full size, each in the next palette colour).
+pub fn encoded_branches(
+    spec: &SynthSpec,
+    simulcast: bool,
+) -> Result<Vec<Vec<gst::Element>>, MediaError> {
     let base = super::PALETTE
         .iter()
         .position(|c| *c == spec.colour)
@@ -192,24 +242,24 @@ fn send_to(
     } else {
         vec![(spec.clone(), VIDEO_SSRC)]
     };
+    let mut branches = Vec::new();
     for (i, (layer, ssrc)) in layers.iter().enumerate() {
         let chains = EncodedChains::new(layer, *ssrc, AUDIO_SSRC)?;
-        let mut branches = vec![chains.video];
+        branches.push(chains.video);
         // One audio stream, with the first layer.
         if i == 0 {
             branches.push(chains.audio);
         }
-        for chain in branches {
-            let refs: Vec<&gst::Element> = chain.iter().collect();
-            pipeline
-                .add_many(refs.iter().copied())
-                .map_err(|_| MediaError::Link("remote publisher elements".into()))?;
-            link_chain(&refs)?;
-            refs.last()
-                .expect("chains are not empty")
-                .link(&funnel)
-                .map_err(|_| MediaError::Link("payloader to funnel".into()))?;
-        }
     }
-    Ok(())
+    Ok(branches)
+}
+
+/// Pre-encoded frames from `video` and `audio` (a clip's players), as
+/// branches for [`RemotePublishers::publish`].
+pub fn replaying_branches(
+    video: gst::Element,
+    audio: gst::Element,
+) -> Result<Vec<Vec<gst::Element>>, MediaError> {
+    let chains = EncodedChains::replaying(video, audio, VIDEO_SSRC, AUDIO_SSRC)?;
+    Ok(vec![chains.video, chains.audio])
 }
