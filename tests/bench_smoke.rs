@@ -139,13 +139,16 @@ fn bench_behind_janus_reports_four_participants() {
         "{:#}",
         r["thread_groups"]
     );
-    // Each camera on a thread of its own, named for it.
-    let cams = groups.iter().find(|g| g["name"] == "cam:<n>");
-    assert!(
-        cams.is_some_and(|g| g["threads"] == 4),
-        "{:#}",
-        r["thread_groups"]
-    );
+    // Every camera and microphone arrived, each on a thread of its own
+    // named for it.
+    for name in ["cam:<n>", "mic:<n>"] {
+        let group = groups.iter().find(|g| g["name"] == name);
+        assert!(
+            group.is_some_and(|g| g["threads"] == 4),
+            "{name}: {:#}",
+            r["thread_groups"]
+        );
+    }
 }
 
 #[test]

@@ -192,7 +192,9 @@ fn send_to(
         .property("async", false)
         .build()
         .map_err(|_| MediaError::MissingElement("udpsink"))?;
-    let mut added = vec![funnel.clone(), sink.clone()];
+    // Started downstream first: a source pushing into a pad not yet
+    // running gets FLUSHING back and stops for good.
+    let mut start_order = vec![sink.clone(), funnel.clone()];
     pipeline
         .add_many([&funnel, &sink])
         .map_err(|_| MediaError::Link("remote publisher sink".into()))?;
@@ -207,10 +209,9 @@ fn send_to(
             .ok_or_else(|| MediaError::Link("an empty remote publisher chain".into()))?
             .link(&funnel)
             .map_err(|_| MediaError::Link("payloader to funnel".into()))?;
-        added.extend(chain);
+        start_order.extend(chain.into_iter().rev());
     }
-    // Sinks first, so that nothing is pushed into a pad not yet running.
-    for element in added.iter().rev() {
+    for element in &start_order {
         element
             .sync_state_with_parent()
             .map_err(|_| MediaError::State("a remote publisher would not start".into()))?;
