@@ -28,7 +28,7 @@ fn bench_reports_four_participants() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let mp4 = dir.path().join("bench.mp4");
-    let out = dies_with_test(Command::new(env!("CARGO_BIN_EXE_callcast")).args([
+    run_bench(Command::new(env!("CARGO_BIN_EXE_callcast")).args([
         "bench",
         "--participants",
         "4",
@@ -38,17 +38,7 @@ fn bench_reports_four_participants() {
         json.to_str().unwrap(),
         "--record",
         mp4.to_str().unwrap(),
-    ]))
-    .output()
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("busiest threads"), "{stdout}");
-
+    ]));
     check_report(&json, 4, 4.0);
     // The recording it made is whole.
     assert_eq!(
@@ -61,9 +51,21 @@ fn bench_reports_four_participants() {
     assert!(duration_s(&mp4) > 4.0, "{}", duration_s(&mp4));
 }
 
+/// Runs a bench, which must succeed and print its table.
+fn run_bench(cmd: &mut Command) {
+    let out = dies_with_test(cmd).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("busiest threads"), "{stdout}");
+}
+
 /// The JSON report at `path` of a bench of `n` participants measured for
-/// `secs` seconds makes sense.
-fn check_report(path: &std::path::Path, n: usize, secs: f64) {
+/// `secs` seconds makes sense; returns it.
+fn check_report(path: &std::path::Path, n: usize, secs: f64) -> serde_json::Value {
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     for key in KEYS {
         assert!(!r[key].is_null(), "{key} missing: {r:#}");
@@ -102,6 +104,7 @@ fn check_report(path: &std::path::Path, n: usize, secs: f64) {
         assert!(!t["name"].as_str().unwrap().is_empty(), "{t}");
         assert!(t["cpu_cores"].as_f64().unwrap() >= 0.0, "{t}");
     }
+    r
 }
 
 /// Behind a real Janus, in a namespace the script makes and removes: the
@@ -112,23 +115,13 @@ fn bench_behind_janus_reports_four_participants() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench-janus");
-    let out = dies_with_test(
+    run_bench(
         Command::new(script)
             .env("CALLCAST", env!("CARGO_BIN_EXE_callcast"))
             .args(["4", "--duration", "4", "--json"])
             .arg(&json),
-    )
-    .output()
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("busiest threads"), "{stdout}");
-    check_report(&json, 4, 4.0);
-    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let r = check_report(&json, 4, 4.0);
     // One PeerConnection: one ICE receiving thread, not one per participant.
     let groups = r["thread_groups"].as_array().unwrap();
     let nicesrc = groups
