@@ -66,6 +66,9 @@ pub struct BenchOptions {
     pub janus: Option<JanusBench>,
 }
 
+/// Where `callcast bench-publish` reads the Janus room's secret.
+const JANUS_SECRET_ENV: &str = "CALLCAST_BENCH_JANUS_SECRET";
+
 /// A Janus VideoRoom to measure behind.
 #[derive(Debug, Clone)]
 pub struct JanusBench {
@@ -147,7 +150,7 @@ impl BenchRoom {
     fn publish_env(&self) -> Vec<(&'static str, String)> {
         match self {
             BenchRoom::Embedded(_) => Vec::new(),
-            BenchRoom::Janus(j) => vec![("CALLCAST_BENCH_JANUS_SECRET", j.secret.clone())],
+            BenchRoom::Janus(j) => vec![(JANUS_SECRET_ENV, j.secret.clone())],
         }
     }
 
@@ -336,6 +339,9 @@ impl Publishers {
         let mut cmd = Command::new(exe);
         cmd.arg("bench-publish")
             .args(room.publish_args())
+            // Set only behind Janus: the embedded room's publishers would
+            // take an inherited one for a Janus room.
+            .env_remove(JANUS_SECRET_ENV)
             .envs(room.publish_env())
             .args(["--participants", &at_once.to_string()])
             .args(["--total", &opts.participants.to_string()])
