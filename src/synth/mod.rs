@@ -2,6 +2,7 @@
 //! picture and sound, for the demo, tests, benchmarks and load generation.
 
 pub mod clip;
+mod feedback;
 pub mod flash;
 mod janus;
 mod participant;

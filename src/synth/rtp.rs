@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use callcast_signalling::adapter::AdapterError;
 use callcast_signalling::janus::client::JanusClient;
 use callcast_signalling::janus::protocol::JanusId;
@@ -18,11 +19,15 @@ use serde_json::{Value, json};
 use tokio::task::{JoinHandle, spawn_blocking};
 
 use super::SynthSpec;
+use super::feedback::relay_key_frame_requests;
 use super::publisher::EncodedChains;
 use crate::media::{MediaError, link_chain, make};
 
 const VIDEO_SSRC: u32 = 1000;
 const AUDIO_SSRC: u32 = 1010;
+/// What the publishers' RTCP (their latch onto Janus's feedback) says it
+/// comes from.
+const FEEDBACK_SSRC: u32 = 1099;
 
 /// Where and how to add remote publishers.
 #[derive(Clone)]
@@ -46,6 +51,8 @@ pub struct RemotePublishers {
     ids: Vec<JanusId>,
     pipeline: gst::Pipeline,
     keepalive: JoinHandle<()>,
+    /// Each publisher's key frame request relay.
+    feedback: Vec<JoinHandle<()>>,
 }
 
 impl RemotePublishers {
@@ -93,6 +100,7 @@ impl RemotePublishers {
             ids: Vec::new(),
             pipeline,
             keepalive,
+            feedback: Vec::new(),
         })
     }
 
@@ -104,9 +112,24 @@ impl RemotePublishers {
         name: &str,
         branches: Vec<Vec<gst::Element>>,
     ) -> anyhow::Result<JanusId> {
-        let (id, host, port) = self.add(name).await?;
+        let (id, host, port, rtcp_port) = self.add(name).await?;
         tracing::info!(%name, %id, %host, port, "remote publisher added");
         self.ids.push(id.clone());
+        let tails: Vec<gst::Pad> = branches
+            .iter()
+            .filter_map(|b| b.last()?.static_pad("src"))
+            .collect();
+        // Subscribers' key frame requests come back this way, from as
+        // soon as Janus knows where to send them: before the media flows.
+        if let Some(rtcp) = rtcp_port
+            && let Ok(ip) = host.parse::<std::net::IpAddr>()
+        {
+            let to = std::net::SocketAddr::new(ip, rtcp);
+            let relay = relay_key_frame_requests(&self.room.iface, to, FEEDBACK_SSRC, tails)
+                .await
+                .context("RTCP feedback socket")?;
+            self.feedback.push(relay);
+        }
         let pipeline = self.pipeline.clone();
         spawn_blocking(move || send_to(&pipeline, branches, &host, port)).await??;
         Ok(id)
@@ -120,7 +143,9 @@ impl RemotePublishers {
         self.ids.is_empty()
     }
 
-    async fn add(&self, name: &str) -> Result<(JanusId, String, i32), AdapterError> {
+    /// Adds a remote publisher: its id, and where its RTP goes (host,
+    /// port) and its RTCP feedback comes from (port, if Janus gave one).
+    async fn add(&self, name: &str) -> Result<(JanusId, String, i32, Option<u16>), AdapterError> {
         let mut body = json!({
             "request": "add_remote_publisher",
             "room": self.room.room,
@@ -145,8 +170,15 @@ impl RemotePublishers {
             .and_then(|v| serde_json::from_value::<JanusId>(v.clone()).ok());
         let host = d.get("ip").and_then(Value::as_str);
         let port = d.get("port").and_then(Value::as_i64);
+        let rtcp_port = d
+            .get("rtcp_port")
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p != 0);
         match (id, host, port) {
-            (Some(id), Some(host), Some(port)) => Ok((id, host.to_string(), port as i32)),
+            (Some(id), Some(host), Some(port)) => {
+                Ok((id, host.to_string(), port as i32, rtcp_port))
+            }
             _ => Err(AdapterError::Protocol(format!(
                 "add_remote_publisher answered {d}"
             ))),
@@ -171,6 +203,9 @@ impl RemotePublishers {
         }
         self.client.destroy(self.session);
         self.keepalive.abort();
+        for relay in &self.feedback {
+            relay.abort();
+        }
         let pipeline = self.pipeline;
         let _ = spawn_blocking(move || pipeline.set_state(gst::State::Null)).await;
     }
