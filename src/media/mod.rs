@@ -26,7 +26,7 @@ pub mod tilescale;
 pub mod track;
 pub mod webrtc;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 pub use pipeline::{MediaEvent, SessionMedia};
 
@@ -149,4 +149,27 @@ pub(crate) fn link_chain(elements: &[&gst::Element]) -> Result<(), MediaError> {
             .map_err(|_| MediaError::Link(format!("{} to {}", pair[0].name(), pair[1].name())))?;
     }
     Ok(())
+}
+
+/// A ghost sink pad onto `target` whose chain results, for buffers and
+/// buffer lists alike, pass through `filter` on their way upstream: how a
+/// bin keeps a flow error of its own from stopping what feeds it.
+pub fn filtered_ghost_sink(
+    target: &gst::Pad,
+    filter: impl Fn(
+        Result<gst::FlowSuccess, gst::FlowError>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError>
+    + Send
+    + Sync
+    + 'static,
+) -> Result<gst::PadBuilder<gst::GhostPad>, gst::glib::BoolError> {
+    let filter = Arc::new(filter);
+    let for_lists = filter.clone();
+    Ok(gst::GhostPad::builder_with_target(target)?
+        .chain_function(move |pad, parent, buffer| {
+            filter(gst::ProxyPad::chain_default(pad, parent, buffer))
+        })
+        .chain_list_function(move |pad, parent, list| {
+            for_lists(gst::ProxyPad::chain_list_default(pad, parent, list))
+        }))
 }

@@ -436,16 +436,8 @@ fn shielded_sink(track: &str, target: &gst::Pad) -> Result<gst::GhostPad, gst::g
             other
         }
     };
-    let shield = Arc::new(shield);
-    let for_lists = shield.clone();
-    Ok(gst::GhostPad::builder_with_target(target)?
+    Ok(super::filtered_ghost_sink(target, shield)?
         .name("sink")
-        .chain_function(move |pad, parent, buffer| {
-            shield(gst::ProxyPad::chain_default(pad, parent, buffer))
-        })
-        .chain_list_function(move |pad, parent, list| {
-            for_lists(gst::ProxyPad::chain_list_default(pad, parent, list))
-        })
         .build())
 }
 

@@ -406,15 +406,9 @@ pub fn probe_eos(pad: &gst::Pad, ended: impl Fn() + Send + Sync + 'static) {
 ///   that long too. An output that waits (a muxer for its other stream, a
 ///   slow upload) would stall the program.
 pub fn add_sink_pad(bin: &gst::Bin, name: &str, target: &gst::Pad) -> Result<(), MediaError> {
-    let ghost = gst::GhostPad::builder_with_target(target)
+    let ghost = crate::media::filtered_ghost_sink(target, contained)
         .map_err(|_| MediaError::Link(format!("{}: {name} pad", bin.name())))?
         .name(name)
-        .chain_function(|pad, parent, buffer| {
-            contained(gst::ProxyPad::chain_default(pad, parent, buffer))
-        })
-        .chain_list_function(|pad, parent, list| {
-            contained(gst::ProxyPad::chain_list_default(pad, parent, list))
-        })
         .query_function(|pad, parent, query| match query.view_mut() {
             // Encoded media in system memory: nothing to propose.
             gst::QueryViewMut::Allocation(_) | gst::QueryViewMut::Drain(_) => true,
