@@ -43,14 +43,14 @@ fn receiver_report(ssrc: u32) -> [u8; 8] {
     rr
 }
 
-/// Latches onto Janus's RTCP port `to` from `local` and asks `video` (the
-/// tail of a branch sending a picture) for a key frame at each request,
-/// until aborted.
+/// Latches onto Janus's RTCP port `to` from `local` and, at each request,
+/// asks every one of `tails` (the publisher's branches' last pads) for a
+/// key frame, until aborted. A sound branch lets the request pass.
 pub async fn relay_key_frame_requests(
     local: &str,
     to: SocketAddr,
     ssrc: u32,
-    video: Vec<gst::Pad>,
+    tails: Vec<gst::Pad>,
 ) -> std::io::Result<JoinHandle<()>> {
     let socket = UdpSocket::bind((local, 0)).await?;
     socket.connect(to).await?;
@@ -65,7 +65,7 @@ pub async fn relay_key_frame_requests(
                 }
                 got = socket.recv(&mut buf) => match got {
                     Ok(n) if asks_key_frame(&buf[..n]) => {
-                        for pad in &video {
+                        for pad in &tails {
                             let event = gst_video::UpstreamForceKeyUnitEvent::builder()
                                 .all_headers(true)
                                 .build();
