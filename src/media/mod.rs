@@ -11,6 +11,7 @@
 //!
 //! `layout` is the one pure module: rectangles from a roster.
 
+pub mod backdrop;
 pub mod cards;
 pub mod corners;
 pub mod encode;
@@ -92,6 +93,7 @@ pub fn init() -> Result<(), MediaError> {
         gstaws::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
         gsthlssink3::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
         gstrsvideofx::plugin_register_static().map_err(|e| MediaError::Init(e.to_string()))?;
+        backdrop::register().map_err(|e| MediaError::Init(e.to_string()))?;
         tilescale::register().map_err(|e| MediaError::Init(e.to_string()))?;
         opusfloatdec::register().map_err(|e| MediaError::Init(e.to_string()))?;
         for name in REQUIRED_ELEMENTS {

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use gst::prelude::*;
 
+use super::backdrop;
 use super::layout::Rect;
 use super::mover::{Mover, set_rect};
 use super::track::{audio_caps, video_caps};
@@ -69,16 +70,12 @@ impl Program {
         // Permanent live inputs: the canvas colour and silence. Without one
         // the aggregators restart their timeline at the first real input
         // and emit a frame stamped 0 mid-stream.
-        let backdrop = gst::ElementFactory::make("videotestsrc")
+        let backdrop = gst::ElementFactory::make(backdrop::FACTORY)
             .name("backdrop")
             .property("is-live", live)
-            .property_from_str("pattern", "solid-color")
-            .property(
-                "foreground-color",
-                0xff00_0000 | (cfg.background & 0xff_ffff),
-            )
+            .property("color", 0xff00_0000 | (cfg.background & 0xff_ffff))
             .build()
-            .map_err(|_| MediaError::MissingElement("videotestsrc"))?;
+            .map_err(|_| MediaError::MissingElement(backdrop::FACTORY))?;
         let backdrop_caps = capsfilter(None, &canvas)?;
         let silence = gst::ElementFactory::make("audiotestsrc")
             .name("silence")
