@@ -11,7 +11,7 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use super::geometry::{Size, place};
-use super::yuv::{Planes, PlanesMut, scale};
+use super::yuv::{Planes, PlanesMut, Scratch, scale};
 
 /// Black in limited-range YUV: the letterbox's bands.
 const BLACK: [u8; 3] = [16, 128, 128];
@@ -26,8 +26,8 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 
 pub struct TileScale {
     settings: Mutex<Settings>,
-    /// The halved pictures between the steps, kept from frame to frame.
-    scratch: Mutex<Vec<u8>>,
+    /// What scaling keeps from frame to frame.
+    scratch: Mutex<Scratch>,
 }
 
 /// What the properties hold, under one lock so that a tile's size and fit
@@ -50,7 +50,7 @@ impl Default for TileScale {
                 width: 0,
                 height: 0,
             }),
-            scratch: Mutex::new(Vec::new()),
+            scratch: Mutex::new(Scratch::default()),
         }
     }
 }

@@ -14,8 +14,10 @@
 //! Colours and formats are left to `videoconvert` around it.
 //!
 //! `geometry` is the pure part: where the picture goes and the sizes it
-//! is halved through.
+//! is halved through. `yuv` scales: libyuv halves, `bilinear` makes the
+//! exact size.
 
+pub mod bilinear;
 pub mod geometry;
 mod imp;
 pub mod yuv;

@@ -1,14 +1,18 @@
-//! I420 pictures as plane views, and libyuv's scaler over them.
+//! I420 pictures as plane views, and the scaler over them: libyuv's
+//! halvings, then [`super::bilinear`]'s last step.
 //!
 //! libyuv is the scaler WebRTC scales its own frames with: SIMD row
 //! functions for the CPU it runs on, chosen at run time. Scaling a
 //! 640x360 picture to a 238x134 tile takes it 0.07 ms (halved first, see
 //! [`super::geometry::halvings`]), where GStreamer 1.22's video converter
 //! takes 0.26 ms, most of it in a horizontal filter orc leaves to plain C
-//! (measured on the development machine, `BENCHMARKS.md`).
+//! (measured on the development machine, `BENCHMARKS.md`). Its last,
+//! interpolating step is done by [`super::bilinear`] instead, to the same
+//! bytes, with a faster horizontal filter.
 
 use std::os::raw::c_int;
 
+use super::bilinear::{self, Columns};
 use super::geometry::{Area, Size, halvings};
 
 // Averages every source pixel when reducing by two or more, interpolates
@@ -196,21 +200,32 @@ fn packed_len(size: Size) -> usize {
     packed_lens(size).iter().sum()
 }
 
+/// What scaling keeps from frame to frame: the halved pictures between the
+/// steps, a blended row, and the last step's column plans.
+#[derive(Default)]
+pub struct Scratch {
+    halves: Vec<u8>,
+    row: Vec<u8>,
+    plans: Vec<Columns>,
+}
+
 /// Scales `src` to fill `dst`: halved first while it is at least twice
-/// `dst` both ways, in `scratch` (grown once, kept between frames), then
-/// interpolated to the exact size.
-pub fn scale(src: &Planes, dst: &mut PlanesMut, scratch: &mut Vec<u8>) -> Result<(), ScaleError> {
+/// `dst` both ways (libyuv, every pixel averaged), in `scratch`, then
+/// interpolated to the exact size ([`bilinear`], or libyuv for what it
+/// does not take).
+pub fn scale(src: &Planes, dst: &mut PlanesMut, scratch: &mut Scratch) -> Result<(), ScaleError> {
+    let Scratch { halves, row, plans } = scratch;
     let steps = halvings(src.size, dst.size);
     let needed: usize = steps.iter().map(|s| packed_len(*s)).sum();
-    if scratch.len() < needed {
-        scratch.resize(needed, 0);
+    if halves.len() < needed {
+        halves.resize(needed, 0);
     }
     let mut from = Planes {
         size: src.size,
         planes: src.planes,
         strides: src.strides,
     };
-    let mut rest = &mut scratch[..];
+    let mut rest = &mut halves[..];
     for step in steps {
         let (here, after) = std::mem::take(&mut rest).split_at_mut(packed_len(step));
         let mut to = packed(step, here)?;
@@ -222,7 +237,41 @@ pub fn scale(src: &Planes, dst: &mut PlanesMut, scratch: &mut Vec<u8>) -> Result
         };
         rest = after;
     }
-    scale_once(&from, dst)
+    if (0..3).all(|i| bilinear::handles(plane_size(from.size, i), plane_size(dst.size, i))) {
+        interpolate(&from, dst, row, plans);
+        Ok(())
+    } else {
+        scale_once(&from, dst)
+    }
+}
+
+/// The last step, plane by plane, by [`bilinear`].
+fn interpolate(src: &Planes, dst: &mut PlanesMut, row: &mut Vec<u8>, plans: &mut Vec<Columns>) {
+    for i in 0..3 {
+        let ((sw, sh), (dw, dh)) = (plane_size(src.size, i), plane_size(dst.size, i));
+        // Luma's and chroma's plans; a new size replaces them.
+        let plan = match plans.iter().position(|p| p.widths() == (sw, dw)) {
+            Some(at) => at,
+            None => {
+                if plans.len() >= 2 {
+                    plans.clear();
+                }
+                plans.push(Columns::new(sw, dw));
+                plans.len() - 1
+            }
+        };
+        let from = bilinear::Plane {
+            data: src.planes[i],
+            stride: src.strides[i],
+            height: sh,
+        };
+        let to = bilinear::Plane {
+            data: &mut *dst.planes[i],
+            stride: dst.strides[i],
+            height: dh,
+        };
+        bilinear::scale_plane(from, to, &plans[plan], row);
+    }
 }
 
 fn scale_once(src: &Planes, dst: &mut PlanesMut) -> Result<(), ScaleError> {
@@ -285,7 +334,7 @@ mod tests {
     }
 
     /// A packed picture of `size` filled by `f(plane, x, y)`.
-    fn picture(size: Size, f: impl Fn(usize, usize, usize) -> u8) -> Vec<u8> {
+    fn picture(size: Size, mut f: impl FnMut(usize, usize, usize) -> u8) -> Vec<u8> {
         let mut buf = vec![0; packed_len(size)];
         let p = packed(size, &mut buf).unwrap();
         for i in 0..3 {
@@ -313,8 +362,52 @@ mod tests {
     /// `src` scaled into a new packed picture of size `to`.
     fn scaled(src: &Planes, to: Size) -> Vec<u8> {
         let mut out = vec![0; packed_len(to)];
-        scale(src, &mut packed(to, &mut out).unwrap(), &mut Vec::new()).unwrap();
+        scale(
+            src,
+            &mut packed(to, &mut out).unwrap(),
+            &mut Scratch::default(),
+        )
+        .unwrap();
         out
+    }
+
+    #[test]
+    fn the_last_step_gives_libyuvs_bytes() {
+        // Noise, so that every tap and weight shows: scaled down, the
+        // bilinear step matches libyuv's to the byte; up, libyuv's
+        // edges differ, by one at most.
+        let sizes = [
+            (size(640, 360), size(618, 348), 0),
+            (size(640, 360), size(406, 228), 0),
+            (size(320, 180), size(302, 170), 0),
+            (size(320, 180), size(238, 134), 0),
+            (size(100, 60), size(64, 40), 0),
+            (size(320, 180), size(640, 360), 1),
+        ];
+        for (from, to, within) in sizes {
+            let mut seed = 12345u32;
+            let src = picture(from, |_, _, _| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                seed as u8
+            });
+            let src = view(from, &src);
+            let (mut theirs, mut ours) = (vec![0; packed_len(to)], vec![0; packed_len(to)]);
+            scale_once(&src, &mut packed(to, &mut theirs).unwrap()).unwrap();
+            interpolate(
+                &src,
+                &mut packed(to, &mut ours).unwrap(),
+                &mut Vec::new(),
+                &mut Vec::new(),
+            );
+            let worst = theirs.iter().zip(&ours).map(|(a, b)| a.abs_diff(*b)).max();
+            assert_eq!(
+                worst.map(|w| w <= within),
+                Some(true),
+                "{from:?} to {to:?}: {worst:?}"
+            );
+        }
     }
 
     #[test]
@@ -436,8 +529,7 @@ mod tests {
                 height: 16,
             })
             .unwrap();
-        let mut scratch = Vec::new();
-        scale(&right, &mut bottom, &mut scratch).unwrap();
+        scale(&right, &mut bottom, &mut Scratch::default()).unwrap();
         let luma = &out[..16 * 32];
         assert!(
             luma[..16 * 16].iter().all(|&v| v == 16),
