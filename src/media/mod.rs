@@ -175,3 +175,21 @@ pub fn filtered_ghost_sink(
             for_lists(gst::ProxyPad::chain_list_default(pad, parent, list))
         }))
 }
+
+/// For element tests: `description` launched (GStreamer initialised
+/// first), with its appsink named `sink`.
+#[cfg(test)]
+pub(crate) fn launch_with_sink(description: &str) -> (gst::Pipeline, gst_app::AppSink) {
+    use gst::prelude::*;
+    init().unwrap();
+    let pipeline = gst::parse::launch(description)
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    (pipeline, sink)
+}

@@ -34,25 +34,16 @@ pub fn register() -> Result<(), glib::BoolError> {
 mod tests {
     use std::str::FromStr;
 
-    use gst_app::AppSink;
     use gst_video::prelude::*;
 
     use super::*;
+    use crate::media::launch_with_sink;
 
     /// Pulls `count` buffers, each with its caps, from `source ! caps !
     /// appsink`.
     fn pull(source: &str, caps: &str, count: usize) -> Vec<(gst::Buffer, gst::Caps)> {
-        crate::media::init().unwrap();
-        let pipeline =
-            gst::parse::launch(&format!("{source} ! {caps} ! appsink name=sink sync=false"))
-                .unwrap()
-                .downcast::<gst::Pipeline>()
-                .unwrap();
-        let sink = pipeline
-            .by_name("sink")
-            .unwrap()
-            .downcast::<AppSink>()
-            .unwrap();
+        let (pipeline, sink) =
+            launch_with_sink(&format!("{source} ! {caps} ! appsink name=sink sync=false"));
         pipeline.set_state(gst::State::Playing).unwrap();
         let samples = (0..count)
             .map(|_| {
@@ -130,19 +121,10 @@ mod tests {
 
     #[test]
     fn a_new_format_is_painted_and_the_clock_goes_on() {
-        crate::media::init().unwrap();
-        let pipeline = gst::parse::launch(&format!(
+        let (pipeline, sink) = launch_with_sink(&format!(
             "{FACTORY} color={COLOUR} ! capsfilter name=caps caps={CAPS_I420} \
              ! appsink name=sink sync=false max-buffers=1"
-        ))
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
-        let sink = pipeline
-            .by_name("sink")
-            .unwrap()
-            .downcast::<AppSink>()
-            .unwrap();
+        ));
         pipeline.set_state(gst::State::Playing).unwrap();
         let before = sink.pull_sample().unwrap();
         let ayuv = gst::Caps::from_str(CAPS_AYUV).unwrap();

@@ -41,6 +41,7 @@ mod tests {
     use gst_app::AppSink;
 
     use super::*;
+    use crate::media::launch_with_sink;
 
     const PACKET: Duration = Duration::from_millis(20);
     const PACKET_SAMPLES: usize = 960;
@@ -48,20 +49,11 @@ mod tests {
     /// `count` 20 ms packets of a `freq` Hz sine in `channels`, from
     /// `opusenc`, stamped 20 ms apart from 0.
     fn encode(channels: u32, freq: f64, count: usize) -> Vec<gst::Buffer> {
-        crate::media::init().unwrap();
-        let pipeline = gst::parse::launch(&format!(
+        let (pipeline, sink) = launch_with_sink(&format!(
             "audiotestsrc freq={freq} samplesperbuffer={PACKET_SAMPLES} num-buffers={count} \
              ! audio/x-raw,rate=48000,channels={channels} ! opusenc frame-size=20 \
              ! appsink name=sink sync=false"
-        ))
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
-        let sink = pipeline
-            .by_name("sink")
-            .unwrap()
-            .downcast::<AppSink>()
-            .unwrap();
+        ));
         pipeline.set_state(gst::State::Playing).unwrap();
         let mut packets = Vec::new();
         while let Ok(sample) = sink.pull_sample() {

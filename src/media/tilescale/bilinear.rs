@@ -29,8 +29,8 @@ pub fn handles(from: (usize, usize), to: (usize, usize)) -> bool {
 /// Fixed-point source positions of `to` pixels across `from`, centres
 /// aligned, clamped to the first and last pixel.
 fn positions(from: usize, to: usize) -> impl Iterator<Item = u64> {
-    let step = ((from as u64) << 16) / to as u64;
-    let last = ((from as u64) - 1) << 16;
+    let step = ((from as u64) << 16) / (to as u64).max(1);
+    let last = (from as u64).saturating_sub(1) << 16;
     (0..to as u64).map(move |i| {
         let at = (step / 2 + i * step).saturating_sub(1 << 15);
         at.min(last)

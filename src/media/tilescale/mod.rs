@@ -52,23 +52,19 @@ pub fn register() -> Result<(), glib::BoolError> {
 
 #[cfg(test)]
 mod tests {
-    use gst_app::AppSink;
     use gst_video::prelude::*;
 
     use super::*;
+    use crate::media::launch_with_sink;
 
     /// Pushes one `width`x`height` I420 picture, black (Y 16) above row
     /// `black_rows` and white (Y 235) below, through `tilescale crop=crop`
     /// to 320x180, and returns the output's luma rows.
     fn through(width: u32, height: u32, black_rows: u32, crop: bool) -> Vec<Vec<u8>> {
-        crate::media::init().unwrap();
-        let pipeline = gst::parse::launch(&format!(
+        let (pipeline, sink) = launch_with_sink(&format!(
             "appsrc name=src format=time ! {FACTORY} name=scale crop={crop} \
              ! video/x-raw,width=320,height=180 ! appsink name=sink sync=false"
-        ))
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
+        ));
         let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, width, height)
             .fps(gst::Fraction::new(20, 1))
             .build()
@@ -98,11 +94,6 @@ mod tests {
         pipeline.set_state(gst::State::Playing).unwrap();
         src.push_buffer(buffer).unwrap();
         src.end_of_stream().unwrap();
-        let sink = pipeline
-            .by_name("sink")
-            .unwrap()
-            .downcast::<AppSink>()
-            .unwrap();
         let sample = sink.pull_sample().unwrap();
         pipeline.set_state(gst::State::Null).unwrap();
         let caps = sample.caps().unwrap();

@@ -382,6 +382,9 @@ mod tests {
             (size(320, 180), size(302, 170), 0),
             (size(320, 180), size(238, 134), 0),
             (size(100, 60), size(64, 40), 0),
+            // Odd sizes (chroma rounds up), a screen share's halved 1366x768.
+            (size(641, 361), size(407, 229), 0),
+            (size(683, 384), size(618, 348), 0),
             (size(320, 180), size(640, 360), 1),
         ];
         for (from, to, within) in sizes {
