@@ -1,5 +1,5 @@
-//! Bilinear resampling of one 8-bit plane by less than two each way: the
-//! last step of a tile's scale, after any halvings.
+//! Bilinear resampling of one 8-bit plane, reduced by less than two each
+//! way or enlarged: the last step of a tile's scale, after any halvings.
 //!
 //! libyuv does this step too, but its horizontal filter
 //! (`ScaleFilterCols_SSSE3`) fetches its pixel pairs two at a time with
@@ -13,8 +13,9 @@
 //! the same bytes: positions in 16.16 fixed point, pixel centres aligned;
 //! rows blended in 256ths, columns in 128ths, both rounded.
 
-/// The largest reduction the plan takes: above it eight output pixels can
-/// span more than the sixteen bytes one load holds.
+/// The largest reduction across taken here: near two, eight output pixels
+/// can span more than the sixteen bytes one load holds, and the plan's
+/// runs would fall back to the plain path.
 const MAX_RATIO: (usize, usize) = (7, 4);
 
 /// Whether `from` pixels resample to `to` here (else libyuv does it):
