@@ -60,7 +60,7 @@ mod tests {
 
     /// Every pixel of a picture, as its components (one `Vec` per plane,
     /// padding left out).
-    fn planes(buffer: &gst::Buffer, caps: &gst::Caps) -> Vec<Vec<u8>> {
+    fn planes(buffer: &gst::BufferRef, caps: &gst::Caps) -> Vec<Vec<u8>> {
         let info = gst_video::VideoInfo::from_caps(caps).unwrap();
         let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).unwrap();
         (0..info.n_planes())
@@ -76,6 +76,26 @@ mod tests {
             .collect()
     }
 
+    /// Asserts that `picture` (of `caps`) is, plane by plane and to within
+    /// one, what `videotestsrc` paints in [`COLOUR`] with those caps.
+    fn assert_videotestsrcs_colour(picture: &gst::BufferRef, caps: &gst::Caps) {
+        let theirs = pull(
+            &format!("videotestsrc pattern=solid-color foreground-color={COLOUR}"),
+            &caps.to_string(),
+            1,
+        );
+        let (ours, theirs) = (planes(picture, caps), planes(&theirs[0].0, &theirs[0].1));
+        assert_eq!(ours.len(), theirs.len(), "{caps}");
+        for (plane, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+            assert_eq!(a.len(), b.len(), "{caps}: plane {plane}");
+            let worst = a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max();
+            assert!(
+                worst.is_some_and(|w| w <= 1),
+                "{caps}: plane {plane} differs by {worst:?}"
+            );
+        }
+    }
+
     const CAPS_I420: &str = "video/x-raw,format=I420,width=320,height=180,framerate=20/1";
     const CAPS_AYUV: &str = "video/x-raw,format=AYUV,width=320,height=180,framerate=20/1";
     const COLOUR: u32 = 0xff10_141c;
@@ -84,20 +104,7 @@ mod tests {
     fn paints_the_colour_videotestsrc_paints() {
         for caps in [CAPS_I420, CAPS_AYUV] {
             let ours = pull(&format!("{FACTORY} color={COLOUR}"), caps, 1);
-            let theirs = pull(
-                &format!("videotestsrc pattern=solid-color foreground-color={COLOUR}"),
-                caps,
-                1,
-            );
-            let (ours, theirs) = (
-                planes(&ours[0].0, &ours[0].1),
-                planes(&theirs[0].0, &theirs[0].1),
-            );
-            for (plane, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-                assert_eq!(a.len(), b.len());
-                let worst = a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
-                assert!(worst <= 1, "{caps}: plane {plane} differs by {worst}");
-            }
+            assert_videotestsrcs_colour(&ours[0].0, &ours[0].1);
         }
     }
 
@@ -148,21 +155,7 @@ mod tests {
             gst::ClockTime::ZERO,
             "on the frame clock"
         );
-        let expected = pull(
-            &format!("videotestsrc pattern=solid-color foreground-color={COLOUR}"),
-            CAPS_AYUV,
-            1,
-        );
-        let (ours, theirs) = (
-            planes(after.buffer_owned().as_ref().unwrap(), &ayuv),
-            planes(&expected[0].0, &expected[0].1),
-        );
-        let worst = ours[0]
-            .iter()
-            .zip(&theirs[0])
-            .map(|(x, y)| x.abs_diff(*y))
-            .max();
-        assert!(worst.is_some_and(|w| w <= 1), "repainted: {worst:?}");
+        assert_videotestsrcs_colour(after.buffer().unwrap(), &ayuv);
     }
 
     #[test]

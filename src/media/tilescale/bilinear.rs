@@ -227,7 +227,7 @@ pub fn scale_plane(src: Plane<&[u8]>, dst: Plane<&mut [u8]>, columns: &Columns, 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn plane<T>(data: T, stride: usize, height: usize) -> Plane<T> {
@@ -238,8 +238,8 @@ mod tests {
         }
     }
 
-    /// A row of `n` pseudo-random bytes.
-    fn noise(n: usize, seed: u32) -> Vec<u8> {
+    /// `n` pseudo-random bytes (xorshift).
+    pub(in crate::media::tilescale) fn noise(n: usize, seed: u32) -> Vec<u8> {
         let mut s = seed.wrapping_mul(2_654_435_761).max(1);
         (0..n)
             .map(|_| {

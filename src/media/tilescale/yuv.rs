@@ -328,13 +328,14 @@ fn scale_once(src: &Planes, dst: &mut PlanesMut) -> Result<(), ScaleError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::tilescale::bilinear::tests::noise;
 
     fn size(width: u32, height: u32) -> Size {
         Size { width, height }
     }
 
     /// A packed picture of `size` filled by `f(plane, x, y)`.
-    fn picture(size: Size, mut f: impl FnMut(usize, usize, usize) -> u8) -> Vec<u8> {
+    fn picture(size: Size, f: impl Fn(usize, usize, usize) -> u8) -> Vec<u8> {
         let mut buf = vec![0; packed_len(size)];
         let p = packed(size, &mut buf).unwrap();
         for i in 0..3 {
@@ -388,13 +389,7 @@ mod tests {
             (size(320, 180), size(640, 360), 1),
         ];
         for (from, to, within) in sizes {
-            let mut seed = 12345u32;
-            let src = picture(from, |_, _, _| {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                seed as u8
-            });
+            let src = noise(packed_len(from), 12345);
             let src = view(from, &src);
             let (mut theirs, mut ours) = (vec![0; packed_len(to)], vec![0; packed_len(to)]);
             scale_once(&src, &mut packed(to, &mut theirs).unwrap()).unwrap();
