@@ -456,6 +456,7 @@ impl Ingest {
             &inner.cfg.ice,
             inner.cfg.jitter_latency_ms,
         )?;
+        webrtc::tune_receiver_rtcp(&webrtcbin);
 
         let events = inner.events.clone();
         let peer_id = peer.to_string();

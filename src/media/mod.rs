@@ -22,6 +22,7 @@ pub mod opusfloatdec;
 pub mod outputs;
 pub mod pipeline;
 pub mod program;
+pub mod rtcp;
 pub mod stats;
 pub mod tilescale;
 pub mod track;

@@ -200,6 +200,9 @@ impl TrackBin {
                     depay.set_property("request-keyframe", true);
                     depay.set_property("wait-for-keyframe", true);
                 }
+                if let Some(depay) = &depay {
+                    ask_with_pli(depay);
+                }
                 let label = make("textoverlay", None)?;
                 label.set_property_from_str("valignment", "bottom");
                 label.set_property_from_str("halignment", "left");
@@ -441,6 +444,34 @@ fn shielded_sink(track: &str, target: &gst::Pad) -> Result<gst::GhostPad, gst::g
         .build())
 }
 
+/// Makes every key frame request leaving the track a PLI. Depayloaders and
+/// decoders ask for "all headers", which rtpsession sends as an RFC 5104
+/// FIR where the stream offers one; Janus 1.1 acts on PLI only (it takes
+/// FIR for RFC 2032's older packet type) and ignored every request. A PLI
+/// is also what browsers send when they need a picture.
+fn ask_with_pli(depay: &gst::Element) {
+    let Some(sink) = depay.static_pad("sink") else {
+        return;
+    };
+    sink.add_probe(gst::PadProbeType::EVENT_UPSTREAM, |_, info| {
+        let Some(gst::PadProbeData::Event(event)) = &info.data else {
+            return gst::PadProbeReturn::Ok;
+        };
+        if let Ok(request) = gst_video::UpstreamForceKeyUnitEvent::parse(event)
+            && request.all_headers
+        {
+            let pli = gst_video::UpstreamForceKeyUnitEvent::builder()
+                .running_time(request.running_time)
+                .all_headers(false)
+                .count(request.count)
+                .seqnum(event.seqnum())
+                .build();
+            info.data = Some(gst::PadProbeData::Event(pli));
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
 /// The nice value of a video track's thread: the program's threads keep
 /// 0, so each weighs about three times as much with the scheduler.
 const VIDEO_INPUT_NICE: i32 = 5;
@@ -491,6 +522,48 @@ mod tests {
         );
         // Cut on a character boundary.
         assert_eq!(thread_name("cam:abcdefghijë").to_bytes(), b"cam:abcdefghij");
+    }
+
+    /// A depayloader's request for "all headers" leaves the track as a
+    /// plain key frame request (a PLI); the rest of it is kept.
+    #[test]
+    fn key_frame_requests_leave_as_pli() {
+        crate::media::init().unwrap();
+        let depay = make("rtpvp8depay", None).unwrap();
+        ask_with_pli(&depay);
+        // What webrtcbin's side would receive, caught on a pad linked to
+        // the depayloader.
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let upstream = gst::Pad::builder(gst::PadDirection::Src)
+            .event_function(move |_, _, event| {
+                log.lock().unwrap().push(event);
+                true
+            })
+            .build();
+        upstream.link(&depay.static_pad("sink").unwrap()).unwrap();
+        upstream.set_active(true).unwrap();
+        depay.set_state(gst::State::Paused).unwrap();
+        let src = depay.static_pad("src").unwrap();
+        for all_headers in [true, false] {
+            let request = gst_video::UpstreamForceKeyUnitEvent::builder()
+                .all_headers(all_headers)
+                .count(3)
+                .build();
+            assert!(src.send_event(request));
+        }
+        let seen: Vec<_> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| gst_video::UpstreamForceKeyUnitEvent::parse(e).ok())
+            .collect();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert!(
+            seen.iter().all(|r| !r.all_headers && r.count == 3),
+            "{seen:?}"
+        );
+        depay.set_state(gst::State::Null).unwrap();
     }
 
     /// Tiles resized while pictures stream as fast as the decoder goes:

@@ -6,7 +6,7 @@ use gst::prelude::*;
 use gst_webrtc::prelude::*;
 
 use crate::config::IceConfig;
-use crate::media::MediaError;
+use crate::media::{MediaError, rtcp};
 
 /// A webrtcbin with bundling, jitter buffer depth and ICE addresses set.
 pub fn new_webrtcbin(
@@ -32,6 +32,64 @@ pub fn new_webrtcbin(
         }
     }
     Ok(webrtc)
+}
+
+/// Sets up the RTCP `webrtcbin` sends as a receiver (see [`rtcp`]): key
+/// frame requests may go out every half second however many streams its
+/// session carries, each led by a report block about the stream it is for,
+/// which is how Janus tells which publisher to ask.
+pub fn tune_receiver_rtcp(webrtcbin: &gst::Element) {
+    let Some(rtpbin) = webrtcbin
+        .downcast_ref::<gst::Bin>()
+        .and_then(|b| b.by_name("rtpbin"))
+        .and_then(|e| e.downcast::<gst::Bin>().ok())
+    else {
+        tracing::warn!("webrtcbin has no rtpbin; its RTCP is left as rtpsession makes it");
+        return;
+    };
+    // rtpbin adds an rtpsession element per session when the first
+    // description is applied; everything is bundled into session 0.
+    rtpbin.connect_element_added(|_, element| {
+        if !element.has_property("internal-session") {
+            return;
+        }
+        let session = element.property::<gst::glib::Object>("internal-session");
+        // Emitted without the session's lock, so its properties can be set.
+        session.connect("on-new-ssrc", false, |args| {
+            if let Some(session) = args.first().and_then(|v| v.get::<gst::glib::Object>().ok()) {
+                let sources = session.property::<u32>("num-sources");
+                session.set_property("rtcp-fraction", rtcp::report_bandwidth(sources));
+            }
+            None
+        });
+        session.connect("on-sending-rtcp", false, |args| {
+            if let Some(buffer) = args.get(1) {
+                // SAFETY: rtpsession emits the signal with the one reference
+                // to a buffer it is about to send, for handlers to change in
+                // place; the value is only borrowed here.
+                unsafe {
+                    let ptr = gst::glib::gobject_ffi::g_value_get_boxed(
+                        gst::glib::translate::ToGlibPtr::to_glib_none(buffer).0,
+                    ) as *mut gst::ffi::GstBuffer;
+                    if !ptr.is_null() {
+                        lead_with_request(gst::BufferRef::from_mut_ptr(ptr));
+                    }
+                }
+            }
+            // Not a reason to send a packet rtpsession would suppress.
+            Some(false.to_value())
+        });
+    });
+}
+
+fn lead_with_request(buffer: &mut gst::BufferRef) {
+    let rewritten = match buffer.map_readable() {
+        Ok(map) => rtcp::lead_with_request(&map),
+        Err(_) => None,
+    };
+    if let Some(bytes) = rewritten {
+        buffer.replace_all_memory(gst::Memory::from_mut_slice(bytes));
+    }
 }
 
 /// Makes the process's DTLS certificate now, on a thread of its own.
