@@ -32,6 +32,10 @@ pub struct LoadgenOptions {
     pub fps: Option<u32>,
     /// Send video in three simulcast layers (rtp mode).
     pub simulcast: bool,
+    /// Seconds between each publisher's own key frames, if not 2.
+    pub key_frame_interval: Option<u32>,
+    /// Drop every Nth video packet (rtp mode).
+    pub drop_every: Option<u32>,
     pub janus: String,
     pub room: String,
     pub pin: Option<String>,
@@ -58,6 +62,9 @@ pub async fn run(opts: LoadgenOptions, shutdown: impl Future<Output = ()>) -> an
             }
             if let Some(fps) = opts.fps {
                 spec.fps = fps;
+            }
+            if let Some(s) = opts.key_frame_interval {
+                spec.key_frame_interval_s = s;
             }
             spec
         })
@@ -101,6 +108,7 @@ pub async fn run(opts: LoadgenOptions, shutdown: impl Future<Output = ()>) -> an
                     secret: opts.secret.clone(),
                     iface,
                     simulcast: opts.simulcast,
+                    drop_every: opts.drop_every,
                 },
                 specs,
             )

@@ -174,6 +174,13 @@ enum Command {
         /// colour (rtp mode).
         #[arg(long)]
         simulcast: bool,
+        /// Seconds between each publisher's own key frames (default 2;
+        /// they also send one whenever asked).
+        #[arg(long)]
+        key_frame_interval: Option<u32>,
+        /// Drop every Nth video packet, a lossy uplink (rtp mode).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        drop_every: Option<u32>,
     },
     /// Measure: N synthetic participants over real WebRTC into one
     /// session recording the program; prints a table (and JSON).
@@ -411,6 +418,8 @@ fn main() -> ExitCode {
                 size,
                 fps,
                 simulcast,
+                key_frame_interval,
+                drop_every,
             } => {
                 let opts = callcast::loadgen::LoadgenOptions {
                     mode: match mode {
@@ -421,6 +430,8 @@ fn main() -> ExitCode {
                     size,
                     fps,
                     simulcast,
+                    key_frame_interval,
+                    drop_every,
                     janus,
                     room,
                     pin,
@@ -548,6 +559,7 @@ fn main() -> ExitCode {
                         secret: Some(secret),
                         iface,
                         simulcast: false,
+                        drop_every: None,
                     }),
                     _ => Room::Embedded {
                         url: room_url,

@@ -25,6 +25,9 @@ pub struct SynthSpec {
     pub width: u32,
     pub height: u32,
     pub fps: u32,
+    /// Seconds between the encoder's own key frames; it also makes one
+    /// whenever a receiver asks.
+    pub key_frame_interval_s: u32,
     /// Publishes its picture as a screen share instead of a camera (as
     /// clients that share from a second connection do).
     pub screen: bool,
@@ -70,6 +73,7 @@ impl SynthSpec {
             width: 640,
             height: 360,
             fps: 20,
+            key_frame_interval_s: 2,
             screen: false,
             flash: false,
         }

@@ -382,7 +382,10 @@ impl EncodedChains {
             .property("deadline", 1i64)
             .property("cpu-used", 8i32)
             .property("target-bitrate", 600_000i32)
-            .property("keyframe-max-dist", (spec.fps * 2) as i32)
+            .property(
+                "keyframe-max-dist",
+                (spec.fps * spec.key_frame_interval_s).min(i32::MAX as u32) as i32,
+            )
             .property("threads", 1i32)
             .property_from_str("end-usage", "cbr")
             .property_from_str("error-resilient", "default")

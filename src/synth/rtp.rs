@@ -41,6 +41,9 @@ pub struct RemoteRoom {
     pub iface: String,
     /// Send video in three simulcast layers.
     pub simulcast: bool,
+    /// Drop every Nth video packet before it leaves: a lossy uplink, for
+    /// watching how receivers recover.
+    pub drop_every: Option<u32>,
 }
 
 pub struct RemotePublishers {
@@ -60,10 +63,10 @@ impl RemotePublishers {
     pub async fn start(room: RemoteRoom, specs: Vec<SynthSpec>) -> anyhow::Result<Self> {
         let mut me = RemotePublishers::connect(room).await?;
         for spec in specs {
-            let simulcast = me.room.simulcast;
+            let (simulcast, drop_every) = (me.room.simulcast, me.room.drop_every);
             let branches = {
                 let spec = spec.clone();
-                spawn_blocking(move || encoded_branches(&spec, simulcast)).await??
+                spawn_blocking(move || encoded_branches(&spec, simulcast, drop_every)).await??
             };
             me.publish(&spec.name, branches).await?;
         }
@@ -256,10 +259,12 @@ fn send_to(
 
 /// `spec`'s picture and tone encoded live, as branches for
 /// [`RemotePublishers::publish`]: with `simulcast`, three video layers (a
-/// quarter, half and full size, each in the next palette colour).
+/// quarter, half and full size, each in the next palette colour); with
+/// `drop_every`, every Nth packet of each video layer lost.
 pub fn encoded_branches(
     spec: &SynthSpec,
     simulcast: bool,
+    drop_every: Option<u32>,
 ) -> Result<Vec<Vec<gst::Element>>, MediaError> {
     let base = super::PALETTE
         .iter()
@@ -281,6 +286,9 @@ pub fn encoded_branches(
     let mut branches = Vec::new();
     for (i, (layer, ssrc)) in layers.iter().enumerate() {
         let chains = EncodedChains::new(layer, *ssrc, AUDIO_SSRC)?;
+        if let Some(n) = drop_every {
+            drop_every_nth(&chains.video, n);
+        }
         branches.push(chains.video);
         // One audio stream, with the first layer.
         if i == 0 {
@@ -288,6 +296,22 @@ pub fn encoded_branches(
         }
     }
     Ok(branches)
+}
+
+/// Drops every `n`th packet out of the chain's last element (its
+/// payloader).
+fn drop_every_nth(chain: &[gst::Element], n: u32) {
+    let Some(pad) = chain.last().and_then(|e| e.static_pad("src")) else {
+        return;
+    };
+    let n = n.max(1);
+    let sent = std::sync::atomic::AtomicU32::new(0);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        match sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n == n - 1 {
+            true => gst::PadProbeReturn::Drop,
+            false => gst::PadProbeReturn::Ok,
+        }
+    });
 }
 
 /// Pre-encoded frames from `video` and `audio` (a clip's players), as

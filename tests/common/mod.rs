@@ -271,6 +271,23 @@ pub fn frame_at(path: &Path, at_s: f64) -> Frame {
     Frame { width, height, rgb }
 }
 
+/// Every frame of the recording's video, resampled to `fps` and scaled to
+/// `width`x`height`.
+pub fn frames(path: &Path, fps: u32, width: usize, height: usize) -> Vec<Frame> {
+    let out = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-vf", &format!("fps={fps},scale={width}:{height}")])
+        .args(["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]));
+    out.chunks_exact(width * height * 3)
+        .map(|rgb| Frame {
+            width,
+            height,
+            rgb: rgb.to_vec(),
+        })
+        .collect()
+}
+
 /// The palette index closest to `rgb`, if it is close at all.
 pub fn palette_index(rgb: [u8; 3]) -> Option<usize> {
     let dist = |c: &(u8, u8, u8)| {
