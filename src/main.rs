@@ -176,7 +176,7 @@ enum Command {
         simulcast: bool,
         /// Seconds between each publisher's own key frames (default 2;
         /// they also send one whenever asked).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         key_frame_interval: Option<u32>,
         /// Drop every Nth video packet, a lossy uplink (rtp mode).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]

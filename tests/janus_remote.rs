@@ -21,9 +21,7 @@ fn twenty_five_remote_publishers_fill_the_grid() {
     let mp4 = dir.path().join("remote.mp4");
     let _publishers = net.remote_publishers(N);
 
-    let args = net.join_args(&mp4, 12);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let join = Demo::spawn(net.callcast(&args));
+    let join = net.join(&mp4, 12);
     assert_eq!(
         join.wait(Duration::from_secs(40)),
         0,
@@ -75,9 +73,7 @@ fn a_lost_packet_is_asked_for_again_through_janus() {
         ],
     );
 
-    let args = net.join_args(&mp4, 18);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let join = Demo::spawn(net.callcast(&args));
+    let join = net.join(&mp4, 18);
     assert_eq!(
         join.wait(Duration::from_secs(40)),
         0,

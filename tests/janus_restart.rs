@@ -15,9 +15,7 @@ fn a_janus_restart_leaves_no_gap_and_the_tiles_come_back() {
     let mp4 = dir.path().join("restart.mp4");
     let before = net.publishers(0, 2);
 
-    let args = net.join_args(&mp4, 17);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let join = Demo::spawn(net.callcast(&args));
+    let join = net.join(&mp4, 17);
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs(5));
 

@@ -22,9 +22,7 @@ fn publishers_come_and_go_and_the_recording_follows() {
     let _bob = net.publishers(1, 1);
     let _carol = net.publishers(2, 1);
 
-    let args = net.join_args(&mp4, 16);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let join = Demo::spawn(net.callcast(&args));
+    let join = net.join(&mp4, 16);
     let started = Instant::now();
     sleep_until(started + Duration::from_secs(5));
     let _dave = net.publishers(3, 1);

@@ -18,9 +18,7 @@ fn each_tile_gets_the_simulcast_layer_that_fits() {
     // Layers in palette colours 0 (quarter), 1 (half) and 2 (full).
     let _alice = net.rtp_publishers(0, 1, &["--simulcast", "--size", "640x360"]);
 
-    let args = net.join_args(&mp4, 16);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let join = Demo::spawn(net.callcast(&args));
+    let join = net.join(&mp4, 16);
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs(6));
     // Four more (colours 5 to 8): five tiles make a 3x3 grid.

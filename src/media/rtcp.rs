@@ -72,10 +72,7 @@ impl Packet {
     }
 
     fn block_ssrc(&self, i: usize) -> Option<u32> {
-        let at = self.blocks_at()? + i * BLOCK;
-        self.body
-            .get(at..at + 4)
-            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        be32(&self.body, self.blocks_at()? + i * BLOCK)
     }
 
     /// Takes out the report block about `ssrc`, if this packet has one.

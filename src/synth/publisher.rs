@@ -384,7 +384,9 @@ impl EncodedChains {
             .property("target-bitrate", 600_000i32)
             .property(
                 "keyframe-max-dist",
-                (spec.fps * spec.key_frame_interval_s).min(i32::MAX as u32) as i32,
+                spec.fps
+                    .saturating_mul(spec.key_frame_interval_s)
+                    .min(i32::MAX as u32) as i32,
             )
             .property("threads", 1i32)
             .property_from_str("end-usage", "cbr")

@@ -160,6 +160,14 @@ impl JanusNet {
         cmd
     }
 
+    /// Starts `callcast join` recording the test room to `record` for
+    /// `duration_s`.
+    pub fn join(&self, record: &Path, duration_s: u32) -> super::Demo {
+        let args = self.join_args(record, duration_s);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        super::Demo::spawn(self.callcast(&args))
+    }
+
     /// `callcast join` recording the test room to `record`.
     pub fn join_args(&self, record: &Path, duration_s: u32) -> Vec<String> {
         self.join_args_in(ROOM, record, duration_s)
