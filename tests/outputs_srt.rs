@@ -21,6 +21,11 @@ fn free_udp_port() -> u16 {
         .port()
 }
 
+/// How long each SRT peer records. Its video starts at the program's next
+/// key frame (up to 2 s away) and must then span 3 s: with 5 s a slow start
+/// left 2.9 s.
+const CAPTURE_S: u32 = 6;
+
 /// ffmpeg receiving `seconds` of SRT from `url` into `out`.
 fn srt_peer(url: &str, out: &Path, seconds: u32) -> Child {
     Command::new("ffmpeg")
@@ -85,7 +90,7 @@ async fn srt_as_caller_and_as_listener() {
     let mut peer = srt_peer(
         &format!("srt://127.0.0.1:{port}?mode=listener"),
         &caller_ts,
-        5,
+        CAPTURE_S,
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (status, out) = send(
@@ -114,7 +119,7 @@ async fn srt_as_caller_and_as_listener() {
     let mut peer = srt_peer(
         &format!("srt://127.0.0.1:{port}?mode=caller&passphrase={PASSPHRASE}"),
         &listener_ts,
-        5,
+        CAPTURE_S,
     );
     tokio::task::spawn_blocking(move || wait_exit(&mut peer, Duration::from_secs(20)))
         .await
