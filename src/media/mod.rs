@@ -9,7 +9,9 @@
 //!                                 output bins (outputs/) <─┘
 //! ```
 //!
-//! `layout` is the one pure module: rectangles from a roster.
+//! `layout` is pure: rectangles from a roster. So is most of `rtcp`: how
+//! often callcast reports as a receiver, and how it addresses key frame
+//! requests (its glue is in `webrtc`).
 
 pub mod backdrop;
 pub mod cards;
