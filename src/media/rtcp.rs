@@ -43,10 +43,12 @@ pub fn report_bandwidth(sources: u32) -> f64 {
 
 const VERSION: u8 = 2;
 const SR: u8 = 200;
-const RR: u8 = 201;
-const PSFB: u8 = 206;
-const PLI: u8 = 1;
-const FIR: u8 = 4;
+pub(crate) const RR: u8 = 201;
+/// Payload-specific feedback, and its key frame requests (RFC 4585,
+/// RFC 5104).
+pub(crate) const PSFB: u8 = 206;
+pub(crate) const PLI: u8 = 1;
+pub(crate) const FIR: u8 = 4;
 /// A report block's size, and the most one SR or RR can hold.
 const BLOCK: usize = 24;
 const MAX_BLOCKS: u8 = 31;
@@ -127,15 +129,26 @@ fn be32(bytes: &[u8], at: usize) -> Option<u32> {
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
-/// The stream the packet's first PLI or FIR asks a key frame of.
-fn requested(packets: &[Packet]) -> Option<u32> {
-    packets.iter().find_map(|p| match (p.kind, p.count) {
-        // sender SSRC, media SSRC
-        (PSFB, PLI) => be32(&p.body, 4),
-        // sender SSRC, media SSRC (unused), then (SSRC, seq, reserved) entries
-        (PSFB, FIR) => be32(&p.body, 8),
-        _ => None,
-    })
+/// The stream the first PLI or FIR of a compound packet asks a key frame
+/// of, read as far as the packet is RTCP.
+pub fn key_frame_request(mut bytes: &[u8]) -> Option<u32> {
+    while bytes.len() >= 4 {
+        let (first, kind) = (bytes[0], bytes[1]);
+        if first >> 6 != VERSION {
+            return None;
+        }
+        match (kind, first & 0x1f) {
+            // header, sender SSRC, media SSRC
+            (PSFB, PLI) => return be32(bytes, 8),
+            // header, sender SSRC, media SSRC (unused), then (SSRC, seq,
+            // reserved) entries
+            (PSFB, FIR) => return be32(bytes, 12),
+            _ => {}
+        }
+        let len = (u16::from_be_bytes([bytes[2], bytes[3]]) as usize + 1) * 4;
+        bytes = bytes.get(len..).unwrap_or_default();
+    }
+    None
 }
 
 /// The compound packet rewritten so that its first report block is about
@@ -143,8 +156,8 @@ fn requested(packets: &[Packet]) -> Option<u32> {
 /// request, already starts that way, or is not a well-formed compound
 /// starting with an SR or RR.
 pub fn lead_with_request(bytes: &[u8]) -> Option<Vec<u8>> {
+    let target = key_frame_request(bytes)?;
     let mut packets = parse(bytes)?;
-    let target = requested(&packets)?;
     let reporter = be32(&packets.first()?.body, 0)?;
     packets.first()?.blocks_at()?;
     if packets[0].count > 0 && packets[0].block_ssrc(0) == Some(target) {

@@ -10,35 +10,19 @@ use gst::prelude::*;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
-/// RTCP payload-specific feedback, and its key frame requests (RFC 4585,
-/// RFC 5104).
-const PSFB: u8 = 206;
-const FMT_PLI: u8 = 1;
-const FMT_FIR: u8 = 4;
-const RECEIVER_REPORT: u8 = 201;
+use crate::media::rtcp::{self, RR};
 
 /// How often the latch is renewed (Janus keeps the last sender).
 const LATCH_EVERY: Duration = Duration::from_secs(5);
 
 /// Whether a (compound) RTCP packet asks for a key frame.
-pub fn asks_key_frame(mut packet: &[u8]) -> bool {
-    while packet.len() >= 4 {
-        let (first, kind) = (packet[0], packet[1]);
-        if first >> 6 != 2 {
-            return false;
-        }
-        if kind == PSFB && matches!(first & 0x1f, FMT_PLI | FMT_FIR) {
-            return true;
-        }
-        let len = (u16::from_be_bytes([packet[2], packet[3]]) as usize + 1) * 4;
-        packet = packet.get(len..).unwrap_or_default();
-    }
-    false
+pub fn asks_key_frame(packet: &[u8]) -> bool {
+    rtcp::key_frame_request(packet).is_some()
 }
 
 /// An empty receiver report from `ssrc`: what latches Janus onto us.
 fn receiver_report(ssrc: u32) -> [u8; 8] {
-    let mut rr = [0x80, RECEIVER_REPORT, 0, 1, 0, 0, 0, 0];
+    let mut rr = [0x80, RR, 0, 1, 0, 0, 0, 0];
     rr[4..].copy_from_slice(&ssrc.to_be_bytes());
     rr
 }
@@ -84,6 +68,7 @@ pub async fn relay_key_frame_requests(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::rtcp::PSFB;
 
     #[test]
     fn key_frame_requests_are_found_in_compound_packets() {
