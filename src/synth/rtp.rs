@@ -298,8 +298,8 @@ pub fn encoded_branches(
     Ok(branches)
 }
 
-/// Drops every `n`th packet out of the chain's last element (its
-/// payloader).
+/// Drops every `n`th packet out of the chain's last element (the caps
+/// filter after its payloader).
 fn drop_every_nth(chain: &[gst::Element], n: u32) {
     let Some(pad) = chain.last().and_then(|e| e.static_pad("src")) else {
         return;
@@ -307,9 +307,10 @@ fn drop_every_nth(chain: &[gst::Element], n: u32) {
     let n = n.max(1);
     let sent = std::sync::atomic::AtomicU32::new(0);
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-        match sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n == n - 1 {
-            true => gst::PadProbeReturn::Drop,
-            false => gst::PadProbeReturn::Ok,
+        if sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n == n - 1 {
+            gst::PadProbeReturn::Drop
+        } else {
+            gst::PadProbeReturn::Ok
         }
     });
 }
