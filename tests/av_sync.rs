@@ -25,8 +25,10 @@ const TOLERANCE_MS: f64 = 40.0;
 /// Seconds of the recording before the pairs are counted.
 const SETTLE_S: f64 = 2.5;
 
-/// Records the flashing participant for `duration`; the recording's path.
-async fn record(dir: &Path, duration: Duration) -> PathBuf {
+/// Records the flashing participant for `duration`, its sound leaving
+/// `sound_lag_ms` after its picture; the recording's path and the frames
+/// and sound its tracks dropped (from the session's figures at the end).
+async fn record(dir: &Path, duration: Duration, sound_lag_ms: i32) -> (PathBuf, u64) {
     callcast::media::init().unwrap();
     let config = dir.join("callcast.json");
     std::fs::write(&config, json!({"program": {"fps": FPS}}).to_string()).unwrap();
@@ -37,6 +39,7 @@ async fn record(dir: &Path, duration: Duration) -> PathBuf {
     let spec = SynthSpec {
         flash: true,
         fps: FPS,
+        sound_lag_ms,
         ..SynthSpec::demo(2)
     };
     let flasher = SyntheticParticipant::join(&room.url(), "sync", spec, IceConfig::loopback())
@@ -48,11 +51,19 @@ async fn record(dir: &Path, duration: Duration) -> PathBuf {
         .create_session(&http, &recording_of(&room.url(), "sync", &mp4))
         .await;
     tokio::time::sleep(duration).await;
+    let (status, stats) = send(http.get(format!("{session}/stats"))).await;
+    assert_eq!(status, 200, "{stats}");
+    let dropped = stats["tracks"]
+        .as_array()
+        .expect("tracks")
+        .iter()
+        .map(|t| t["dropped"].as_u64().expect("dropped"))
+        .sum();
     let (status, body) = send(http.delete(&session)).await;
     assert_eq!(status, 200, "{body}");
     flasher.leave().await;
     room.shutdown().await;
-    mp4
+    (mp4, dropped)
 }
 
 /// Where each flash starts: the first of a run of bright frames.
@@ -183,15 +194,36 @@ fn check(window: &str, pairs: &[(f64, f64)], at_least: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flash_and_beep_arrive_together() {
     let dir = tempfile::tempdir().unwrap();
-    let mp4 = record(dir.path(), Duration::from_secs(20)).await;
+    let (mp4, _) = record(dir.path(), Duration::from_secs(20), 0).await;
     check("the first 20 s", &offsets(&mp4), 15);
+}
+
+/// A device slower than the other: the receiver holds the quicker medium
+/// back until the slower one's matching moment comes, and must keep all
+/// of it meanwhile (at 50 fps, 400 ms is 20 frames or 20 Opus packets).
+async fn waits_for_the_slower_device(sound_lag_ms: i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mp4, dropped) = record(dir.path(), Duration::from_secs(12), sound_lag_ms).await;
+    let window = format!("sound {sound_lag_ms} ms after the picture");
+    check(&window, &offsets(&mp4), 8);
+    assert_eq!(dropped, 0, "{window}: the tracks dropped {dropped} frames");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_microphone_is_waited_for() {
+    waits_for_the_slower_device(400).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_camera_is_waited_for() {
+    waits_for_the_slower_device(-400).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "eleven minutes: run by make soak"]
 async fn flash_and_beep_stay_together_for_ten_minutes() {
     let dir = tempfile::tempdir().unwrap();
-    let mp4 = record(dir.path(), Duration::from_secs(11 * 60)).await;
+    let (mp4, _) = record(dir.path(), Duration::from_secs(11 * 60), 0).await;
     let all = offsets(&mp4);
     let within = |from: f64, to: f64| -> Vec<(f64, f64)> {
         all.iter()

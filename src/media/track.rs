@@ -37,6 +37,19 @@ pub const AUDIO_CHANNELS: i32 = 2;
 /// How often an audio track's loudness is measured.
 const LEVEL_INTERVAL: gst::ClockTime = gst::ClockTime::from_mseconds(100);
 
+/// The most a participant's camera or microphone may be held back to keep
+/// lips in sync with the other (rtpbin's `max-ts-offset`, set in
+/// [`webrtc::new_webrtcbin`](super::webrtc::new_webrtcbin)): a slow device,
+/// as its sender reports tell. Larger offsets are taken for clocks out of
+/// step and ignored.
+pub const MAX_SYNC_OFFSET: gst::ClockTime = gst::ClockTime::from_mseconds(1000);
+
+/// What a track's queue holds before it leaks: frames or sound held back
+/// for lip sync arrive that much ahead of their turn and must all wait
+/// (sized by count, a slow microphone cost its participant's tile most of
+/// its frames), plus room for the jitter buffer's and decoder's unevenness.
+const QUEUE_TIME: gst::ClockTime = gst::ClockTime::from_mseconds(MAX_SYNC_OFFSET.mseconds() + 300);
+
 /// Elements that turn one codec's RTP payload into raw media.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeChain {
@@ -259,21 +272,9 @@ impl TrackBin {
             }),
         )?;
         queue.set_property_from_str("leaky", "downstream");
-        match chain.kind {
-            TrackKind::Video => {
-                queue.set_property("max-size-buffers", 3u32);
-                queue.set_property("max-size-bytes", 0u32);
-                queue.set_property("max-size-time", 0u64);
-            }
-            TrackKind::Audio => {
-                queue.set_property("max-size-buffers", 0u32);
-                queue.set_property("max-size-bytes", 0u32);
-                queue.set_property(
-                    "max-size-time",
-                    gst::ClockTime::from_mseconds(300).nseconds(),
-                );
-            }
-        }
+        queue.set_property("max-size-buffers", 0u32);
+        queue.set_property("max-size-bytes", 0u32);
+        queue.set_property("max-size-time", QUEUE_TIME.nseconds());
         elements.push(queue.clone());
 
         let refs: Vec<&gst::Element> = elements.iter().collect();

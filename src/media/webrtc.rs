@@ -20,6 +20,21 @@ pub fn new_webrtcbin(
         .property("latency", latency_ms)
         .build()
         .map_err(|_| MediaError::MissingElement("webrtcbin"))?;
+    // Sender reports map RTP time to when a packet was captured, as a
+    // browser's do. By default rtpsession maps the send time, which it
+    // works out from the pipeline's latency event; sinks that do not sync
+    // (webrtcbin's own) pass none upstream, so it never learns it, and its
+    // reports drift by the running time: no receiver can sync lips.
+    if let Some(rtpbin) = webrtc
+        .downcast_ref::<gst::Bin>()
+        .and_then(|b| b.by_name("rtpbin"))
+    {
+        rtpbin.set_property("rtcp-sync-send-time", false);
+        rtpbin.set_property(
+            "max-ts-offset",
+            crate::media::track::MAX_SYNC_OFFSET.nseconds() as i64,
+        );
+    }
     let agent = webrtc.property::<gst_webrtc::WebRTCICE>("ice-agent");
     disable_upnp(&agent);
     if !ice.local_addresses.is_empty() {

@@ -34,6 +34,11 @@ pub struct SynthSpec {
     /// Flashes white and beeps together once a second, silent otherwise
     /// ([`flash`]): the A/V sync tests' participant.
     pub flash: bool,
+    /// How much later than its picture its sound leaves, in ms, stamped
+    /// with the same capture time (negative: the picture leaves later): a
+    /// microphone or camera slower than the other, which the receiver's
+    /// lip sync has to wait for.
+    pub sound_lag_ms: i32,
 }
 
 const NAMES: &[&str] = &[
@@ -76,6 +81,7 @@ impl SynthSpec {
             key_frame_interval_s: 2,
             screen: false,
             flash: false,
+            sound_lag_ms: 0,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use gst::prelude::*;
 use gst_webrtc::WebRTCRTPTransceiverDirection;
@@ -329,6 +330,21 @@ fn log_faults(pipeline: &gst::Pipeline, name: &str) {
     });
 }
 
+/// A queue that holds RTP packets back by `lag` and leaves their
+/// timestamps alone: they leave late, saying when they were captured,
+/// and the sender reports map capture times, as a slow device's would.
+fn holding_back(lag: Duration) -> Result<gst::Element, MediaError> {
+    let queue = make("queue", Some("holding-back"))?;
+    queue.set_property("min-threshold-time", lag.as_nanos() as u64);
+    queue.set_property(
+        "max-size-time",
+        (lag + Duration::from_secs(1)).as_nanos() as u64,
+    );
+    queue.set_property("max-size-buffers", 0u32);
+    queue.set_property("max-size-bytes", 0u32);
+    Ok(queue)
+}
+
 fn tee() -> Result<gst::Element, MediaError> {
     let tee = make("tee", None)?;
     tee.set_property("allow-not-linked", true);
@@ -425,16 +441,34 @@ impl EncodedChains {
             .map_err(|_| MediaError::MissingElement("opusenc"))?;
         let (apay, apay_caps, acaps) = opus_payloader(audio_ssrc)?;
 
+        let mut video = vec![
+            video_src,
+            video_caps,
+            label,
+            convert,
+            valve.clone(),
+            vp8,
+            vpay,
+            vpay_caps,
+        ];
+        let mut audio: Vec<gst::Element> = audio
+            .into_iter()
+            .chain([aconvert, aresample, avalve.clone(), opus, apay, apay_caps])
+            .collect();
+        let lag = Duration::from_millis(spec.sound_lag_ms.unsigned_abs() as u64);
+        if !lag.is_zero() {
+            let later = if spec.sound_lag_ms > 0 {
+                &mut audio
+            } else {
+                &mut video
+            };
+            later.push(holding_back(lag)?);
+        }
         Ok(EncodedChains {
-            camera_valve: valve.clone(),
-            video: vec![
-                video_src, video_caps, label, convert, valve, vp8, vpay, vpay_caps,
-            ],
-            microphone_valve: avalve.clone(),
-            audio: audio
-                .into_iter()
-                .chain([aconvert, aresample, avalve, opus, apay, apay_caps])
-                .collect(),
+            camera_valve: valve,
+            video,
+            microphone_valve: avalve,
+            audio,
             video_caps: vcaps,
             audio_caps: acaps,
         })
