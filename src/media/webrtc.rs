@@ -22,9 +22,11 @@ pub fn new_webrtcbin(
         .map_err(|_| MediaError::MissingElement("webrtcbin"))?;
     // Sender reports map RTP time to when a packet was captured, as a
     // browser's do. By default rtpsession maps the send time, which it
-    // works out from the pipeline's latency event; sinks that do not sync
-    // (webrtcbin's own) pass none upstream, so it never learns it, and its
-    // reports drift by the running time: no receiver can sync lips.
+    // works out from the pipeline's latency event; a webrtcbin added to a
+    // running pipeline may never get one (the synthetic publishers' did
+    // not), and then its reports drift by the running time: no receiver
+    // can sync lips. A receiver's rtpbin holds one of a participant's
+    // streams back by at most MAX_SYNC_OFFSET to sync it with the other.
     if let Some(rtpbin) = webrtc
         .downcast_ref::<gst::Bin>()
         .and_then(|b| b.by_name("rtpbin"))
