@@ -1,7 +1,9 @@
 //! A/V sync: a participant flashes white and beeps at the same instant,
 //! once a second ([`callcast::synth::flash`]); in the recording, every
 //! flash and its beep are within 40 ms of each other. Measured at the
-//! start (here, in `make test`) and after ten minutes (`make soak`).
+//! start (here, in `make test`), after ten minutes (`make soak`), and with
+//! a microphone or a camera 400 ms slower than the other, which callcast
+//! must wait for without dropping anything.
 //!
 //! The program runs at 50 fps for these tests: a frame then lasts 20 ms.
 //! At the default 20 fps a frame lasts 50 ms, and a flash may show up to

@@ -17,7 +17,7 @@
 //! from, which is the track's own; the queue at the end decouples it from
 //! the compositor so that the compositor only blends. The queue leaks old
 //! frames instead of blocking, so a slow program never backs up into
-//! webrtcbin.
+//! webrtcbin; it holds as much as lip sync may hold a stream back.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
