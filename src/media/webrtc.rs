@@ -27,10 +27,7 @@ pub fn new_webrtcbin(
     // not), and then its reports drift by the running time: no receiver
     // can sync lips. A receiver's rtpbin holds one of a participant's
     // streams back by at most MAX_SYNC_OFFSET to sync it with the other.
-    if let Some(rtpbin) = webrtc
-        .downcast_ref::<gst::Bin>()
-        .and_then(|b| b.by_name("rtpbin"))
-    {
+    if let Some(rtpbin) = rtpbin(&webrtc) {
         rtpbin.set_property("rtcp-sync-send-time", false);
         rtpbin.set_property(
             "max-ts-offset",
@@ -51,16 +48,21 @@ pub fn new_webrtcbin(
     Ok(webrtc)
 }
 
+/// The rtpbin inside `webrtcbin`, which webrtcbin makes when it is made.
+fn rtpbin(webrtcbin: &gst::Element) -> Option<gst::Bin> {
+    webrtcbin
+        .downcast_ref::<gst::Bin>()?
+        .by_name("rtpbin")?
+        .downcast::<gst::Bin>()
+        .ok()
+}
+
 /// Sets up the RTCP `webrtcbin` sends as a receiver (see [`rtcp`]): key
 /// frame requests may go out every half second however many streams its
 /// session carries, each led by a report block about the stream it is for,
 /// which is how Janus tells which publisher to ask.
 pub fn tune_receiver_rtcp(webrtcbin: &gst::Element) {
-    let Some(rtpbin) = webrtcbin
-        .downcast_ref::<gst::Bin>()
-        .and_then(|b| b.by_name("rtpbin"))
-        .and_then(|e| e.downcast::<gst::Bin>().ok())
-    else {
+    let Some(rtpbin) = rtpbin(webrtcbin) else {
         tracing::warn!("webrtcbin has no rtpbin; its RTCP is left as rtpsession makes it");
         return;
     };
