@@ -98,6 +98,13 @@ fn check_report(path: &std::path::Path, n: usize, secs: f64) -> serde_json::Valu
     // Every tile read, every frame: the composite is not frozen.
     assert!(f("latency_samples") >= n * 17.5 * secs, "{r:#}");
     assert!((1.0..1000.0).contains(&f("latency_ms")), "{r:#}");
+    // Each tile's frames followed from one composite frame to the next,
+    // almost every frame, and few jumped over.
+    assert!(f("tile_steps") >= n * 16.0 * secs, "{r:#}");
+    assert!(
+        f("input_frames_skipped") + f("input_frames_repeated") <= f("tile_steps") / 10.0,
+        "{r:#}"
+    );
     let threads = r["threads"].as_array().unwrap();
     assert_eq!(threads.len(), 10, "{r:#}");
     for t in threads {

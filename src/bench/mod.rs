@@ -302,6 +302,9 @@ async fn measure(
         output_frames_duplicated: window.output.duplicated,
         input_frames_dropped: window.input_dropped,
         input_frames: window.input_frames,
+        input_frames_skipped: window.steps.skipped,
+        input_frames_repeated: window.steps.repeated,
+        tile_steps: window.steps.steps,
         cpu_cores: round(median(&window.cpu), 3),
         cpu_cores_max: round(max(&window.cpu), 3),
         publishers_cpu_cores: round(window.publishers_cores, 3),
@@ -439,6 +442,7 @@ struct Window {
     output: report::Continuity,
     input_frames: u64,
     input_dropped: u64,
+    steps: report::TileSteps,
     threads: Vec<procstat::ThreadLoad>,
     thread_groups: Vec<report::ThreadGroup>,
 }
@@ -488,6 +492,8 @@ async fn sample_window(opts: &BenchOptions, watch: &Watch, publishers: Option<u3
         output: watch.output().since(&output),
         input_frames,
         input_dropped,
+        // Counted only while measuring.
+        steps: watch.steps(),
         threads: procstat::busiest(&threads, &after, elapsed, TOP_THREADS),
         thread_groups,
     }

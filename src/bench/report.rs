@@ -1,5 +1,7 @@
 //! What `callcast bench` reports, and the pure arithmetic behind it.
 
+use std::collections::HashMap;
+
 use crate::procstat::{Machine, ThreadLoad};
 use serde::Serialize;
 
@@ -25,6 +27,13 @@ pub struct Report {
     pub input_frames_dropped: u64,
     /// Frames received whole, all participants together.
     pub input_frames: u64,
+    /// Frames the composite never showed (dropped before the compositor
+    /// or skipped by it), read from the tiles' tags, and composite frames
+    /// that showed a tile's frame again because its next was late; out of
+    /// `tile_steps` read (see [`TileSteps`]).
+    pub input_frames_skipped: u64,
+    pub input_frames_repeated: u64,
+    pub tile_steps: u64,
     /// Whole-process CPU, median of one-second samples, in cores.
     pub cpu_cores: f64,
     pub cpu_cores_max: f64,
@@ -91,6 +100,13 @@ impl Report {
         row(
             "input frames dropped",
             format!("{} of {}", self.input_frames_dropped, self.input_frames),
+        );
+        row(
+            "tiles' frames in composite",
+            format!(
+                "{} skipped, {} repeated, in {} steps read",
+                self.input_frames_skipped, self.input_frames_repeated, self.tile_steps
+            ),
         );
         row(
             "cpu",
@@ -206,6 +222,75 @@ impl Continuity {
     }
 }
 
+/// How the tiles' pictures follow one another in the composite, read
+/// from their frames' tags on consecutive composite frames: a tile that
+/// jumps over frames never showed them (whether its queue dropped them or
+/// the compositor skipped them as late), and one that shows the same
+/// frame again stood still for a frame because its next was late.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TileSteps {
+    /// Steps read: a tile's tag on two consecutive composite frames.
+    pub steps: u64,
+    /// Frames jumped over, beyond what the rates explain.
+    pub skipped: u64,
+    /// Steps that showed the frame shown before, when the inputs run at
+    /// least as fast as the program (else that is the rates).
+    pub repeated: u64,
+}
+
+impl TileSteps {
+    /// Counts a step whose tag advanced by `advance` (modulo the tags'
+    /// range), for inputs at `input_fps` into a program at `fps`. An
+    /// advance past half the range reads as a step back: a misread tag,
+    /// not counted.
+    pub fn feed(&mut self, advance: u64, input_fps: u32, fps: u32) {
+        if advance >= crate::synth::tag::MODULUS / 2 {
+            return;
+        }
+        self.steps += 1;
+        // The most frames a step may advance by without skipping one.
+        let most = u64::from(input_fps.div_ceil(fps.max(1)).max(1));
+        self.skipped += advance.saturating_sub(most);
+        if advance == 0 && input_fps >= fps {
+            self.repeated += 1;
+        }
+    }
+}
+
+/// Each tile's tag as last read, from which [`TileSteps`] are counted.
+#[derive(Debug, Default)]
+pub struct TileTags {
+    /// Per tile: the composite frame its tag was last read on, and the tag.
+    last: HashMap<String, (u64, u8)>,
+    input_fps: u32,
+    fps: u32,
+    pub steps: TileSteps,
+}
+
+impl TileTags {
+    /// For inputs at `input_fps` into a program at `fps`.
+    pub fn new(input_fps: u32, fps: u32) -> Self {
+        TileTags {
+            input_fps,
+            fps,
+            ..TileTags::default()
+        }
+    }
+
+    /// `tile` read `tag` on composite frame `index`: a step, counted if
+    /// `count`, when it was read on the frame before too.
+    pub fn read(&mut self, tile: &str, index: u64, tag: u8, count: bool) {
+        let before = self.last.insert(tile.to_string(), (index, tag));
+        if let Some((at, was)) = before
+            && count
+            && at + 1 == index
+        {
+            self.steps
+                .feed(u64::from(tag.wrapping_sub(was)), self.input_fps, self.fps);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +319,49 @@ mod tests {
         c.feed(7 * F, F);
         let d = c.since(&before);
         assert_eq!((d.frames, d.dropped, d.duplicated), (1, 0, 0));
+    }
+
+    #[test]
+    fn tile_steps_count_skips_and_repeats_beyond_the_rates() {
+        let feed = |advances: &[u64], input_fps, fps| {
+            let mut t = TileSteps::default();
+            for &a in advances {
+                t.feed(a, input_fps, fps);
+            }
+            (t.steps, t.skipped, t.repeated)
+        };
+        // Same rates: a late frame shows its predecessor twice, and is
+        // then skipped for the one after it.
+        assert_eq!(feed(&[1, 1, 0, 2, 1, 3], 30, 30), (6, 3, 1));
+        // Inputs at 20 into 30: every third step repeats, by the rates.
+        assert_eq!(feed(&[1, 0, 1, 1, 0, 1], 20, 30), (6, 0, 0));
+        assert_eq!(feed(&[1, 0, 2], 20, 30), (3, 1, 0));
+        // Inputs at 30 into 20: steps of one and two are the rates.
+        assert_eq!(feed(&[2, 1, 2, 3], 30, 20), (4, 1, 0));
+        // A tag read wrong reads as a step back: not a step.
+        assert_eq!(feed(&[1, 200, 1], 30, 30), (2, 0, 0));
+    }
+
+    #[test]
+    fn tile_tags_step_only_between_consecutive_frames() {
+        let mut t = TileTags::new(20, 20);
+        t.read("a", 0, 254, true);
+        t.read("b", 0, 7, true);
+        // Across the tags' wrap: one step each.
+        t.read("a", 1, 255, true);
+        t.read("a", 2, 0, true);
+        // b unread on frame 1: no step from 0 to 2, though it jumped.
+        t.read("b", 2, 10, true);
+        t.read("b", 3, 12, true);
+        // Not counting: read, not stepped.
+        t.read("a", 3, 5, false);
+        assert_eq!(
+            t.steps,
+            TileSteps {
+                steps: 3,
+                skipped: 1,
+                repeated: 0
+            }
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! track received and handed on.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -12,7 +12,7 @@ use anyhow::Context;
 use gst::prelude::*;
 use gst_video::prelude::*;
 
-use super::report::Continuity;
+use super::report::{Continuity, TileSteps, TileTags};
 use crate::media::stats::FrameCounter;
 use crate::synth::replay::{Schedule, unix_ns};
 use crate::synth::tag;
@@ -38,6 +38,11 @@ struct Inner {
     latencies_ms: Mutex<Vec<f64>>,
     output: Mutex<Continuity>,
     lags_ms: Mutex<Vec<f64>>,
+    /// Composite frames read so far.
+    composites: AtomicU64,
+    /// Per participant, its tag as last read; steps counted while
+    /// measuring.
+    tags: Mutex<TileTags>,
     tiles: Mutex<(Option<Instant>, Vec<Tile>)>,
     /// Set when the compositor's pads changed since the tiles were read.
     tiles_stale: Arc<AtomicBool>,
@@ -93,6 +98,8 @@ impl Watch {
             latencies_ms: Mutex::new(Vec::new()),
             output: Mutex::new(Continuity::default()),
             lags_ms: Mutex::new(Vec::new()),
+            composites: AtomicU64::new(0),
+            tags: Mutex::new(TileTags::new(schedule.fps, fps)),
             tiles: Mutex::new((None, Vec::new())),
             tiles_stale: Arc::new(AtomicBool::new(true)),
         });
@@ -196,6 +203,10 @@ impl Watch {
         self.inner.output.lock().unwrap().clone()
     }
 
+    pub fn steps(&self) -> TileSteps {
+        self.inner.tags.lock().unwrap().steps
+    }
+
     pub fn latencies_ms(&self) -> Vec<f64> {
         self.inner.latencies_ms.lock().unwrap().clone()
     }
@@ -288,10 +299,15 @@ impl Inner {
                 .unwrap_or(0)
         };
         let measuring = self.measuring.load(Ordering::Acquire);
+        let index = self.composites.fetch_add(1, Ordering::Relaxed);
         for tile in self.tiles() {
             let Some(tag) = tag::read(tile.x, tile.y, tile.width, tile.height, pixel) else {
                 continue;
             };
+            self.tags
+                .lock()
+                .unwrap()
+                .read(&tile.participant, index, tag, measuring);
             self.first_seen
                 .lock()
                 .unwrap()
