@@ -108,6 +108,26 @@ async fn metrics_stats_graph_and_slow_stages() {
         assert!(rtp["packets_received"].as_u64() > Some(50), "{t}");
         assert!(rtp["jitter_ms"].as_f64().is_some(), "{t}");
     }
+    // The cameras' frames are in the program, on time: over two seconds
+    // (a joining track's first second can pass over a backlog).
+    let video = |stats: &Value| -> Vec<(u64, u64)> {
+        let tracks = stats["tracks"].as_array().unwrap().iter();
+        tracks
+            .filter(|t| t["kind"] == "video")
+            .map(|t| (t["shown"].as_u64().unwrap(), t["skipped"].as_u64().unwrap()))
+            .collect()
+    };
+    let before = video(&stats);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = video(&send(http.get(&stats_url)).await.1);
+    assert_eq!(before.len(), 2, "{stats}");
+    for ((shown0, skipped0), (shown1, skipped1)) in before.iter().zip(&after) {
+        let (shown, skipped) = (shown1 - shown0, skipped1 - skipped0);
+        assert!(
+            shown >= 30 && skipped <= shown / 10,
+            "{before:?} then {after:?}"
+        );
+    }
     let latency = stats["encoder"]["latency_ms"].as_f64().unwrap();
     assert!(
         latency > 0.0 && latency < 500.0,
@@ -134,6 +154,15 @@ async fn metrics_stats_graph_and_slow_stages() {
     assert_eq!(cams.len(), 2, "{cams:?}");
     assert!(cams.iter().all(|c| c.value > 15.0), "{cams:?}");
     assert_eq!(m.find("callcast_track_frames_total", &s).len(), 2);
+    for family in ["callcast_track_shown_total", "callcast_track_skipped_total"] {
+        assert_eq!(m.find(family, &s).len(), 2, "{family}");
+        assert_eq!(m.types[family], "counter");
+    }
+    assert!(
+        m.find("callcast_track_shown_total", &s)
+            .iter()
+            .all(|c| c.value > 30.0)
+    );
     for family in [
         "callcast_track_dropped_total",
         "callcast_rtp_packets_received_total",

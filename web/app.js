@@ -171,7 +171,9 @@ function renderHealth(stats) {
   const fullest = STAGES.map((s) => Math.max(0, ...stats.queues.filter((q) => q.stage === s).map((q) => q.fill)));
   current.queues.push(fullest);
   const dropped = stats.tracks.reduce((n, t) => n + t.dropped, 0);
-  $('#queues-now').textContent = STAGES.map((s, i) => `${s} ${Math.round(fullest[i] * 100)}%`).join(', ') + `; ${dropped} input frames dropped`;
+  const skipped = video.reduce((n, t) => n + t.skipped, 0);
+  $('#queues-now').textContent = STAGES.map((s, i) => `${s} ${Math.round(fullest[i] * 100)}%`).join(', ')
+    + `; ${dropped} input frames dropped by the queues, ${skipped} passed over late by the compositor`;
 }
 
 function render(d) {

@@ -154,6 +154,20 @@ fn session_metrics(e: &mut Exposition, s: &SessionStats) {
                 &l,
                 t.fps,
             );
+            e.add(
+                "callcast_track_shown_total",
+                Kind::Counter,
+                "Video frames of a track the compositor put in the program.",
+                &l,
+                t.shown.shown as f64,
+            );
+            e.add(
+                "callcast_track_skipped_total",
+                Kind::Counter,
+                "Video frames of a track the compositor passed over: late for their turn, or beyond the program's frame rate.",
+                &l,
+                t.shown.skipped as f64,
+            );
         }
         e.add(
             "callcast_track_dropped_total",

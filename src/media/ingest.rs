@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use super::layout::{Fit, Rect};
 use super::program::Program;
+use super::stats::shown::ShownCounts;
 use super::track::TrackBin;
 use super::webrtc;
 use super::{MediaError, MediaEvent, element_safe};
@@ -138,6 +139,8 @@ pub struct TrackParts {
     pub ssrc: Option<u32>,
     /// Video frames the bin put out so far.
     pub frames: u64,
+    /// Video: what the compositor did with them.
+    pub shown: ShownCounts,
     pub bin: gst::Element,
     /// The leaky queue handing its frames to the program.
     pub queue: gst::Element,
@@ -420,6 +423,7 @@ impl Ingest {
                     peer: id.clone(),
                     ssrc: t.ssrc,
                     frames: t.frames.load(Ordering::Relaxed),
+                    shown: self.inner.program.shown(&t.program_pad),
                     bin: t.bin.bin().clone().upcast(),
                     queue: t.bin.queue().clone(),
                 });

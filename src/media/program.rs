@@ -16,6 +16,7 @@ use gst::prelude::*;
 use super::backdrop;
 use super::layout::Rect;
 use super::mover::{Mover, set_rect};
+use super::stats::shown::{Shown, ShownCounts};
 use super::track::{audio_caps, video_caps};
 use super::{MediaError, capsfilter, link_chain, make};
 use crate::config::ProgramConfig;
@@ -43,6 +44,8 @@ pub struct Program {
     alpha_asked: AtomicBool,
     alpha: Arc<AtomicBool>,
     mover: Mover,
+    /// What the compositor did with each tile's frames.
+    shown: Shown,
 }
 
 impl Program {
@@ -119,7 +122,6 @@ impl Program {
         }
 
         Ok(Program {
-            compositor,
             audiomixer,
             blend,
             video_out,
@@ -129,6 +131,8 @@ impl Program {
             alpha_asked: AtomicBool::new(false),
             alpha: Arc::new(AtomicBool::new(false)),
             mover: Mover::new(cfg.fps),
+            shown: Shown::attach(&compositor),
+            compositor,
         })
     }
 
@@ -207,6 +211,7 @@ impl Program {
         answer_allocation(src, propose_video_pool);
         src.link(&pad)
             .map_err(|e| MediaError::Link(format!("track to compositor: {e:?}")))?;
+        self.shown.watch(&pad);
         Ok(pad)
     }
 
@@ -238,9 +243,16 @@ impl Program {
         self.mover.set_transition(transition);
     }
 
+    /// The frames the compositor showed and passed over, of the tile on
+    /// `pad` (from [`Program::link_video`]).
+    pub fn shown(&self, pad: &gst::Pad) -> ShownCounts {
+        self.shown.counts(pad)
+    }
+
     /// Releases a pad from [`Program::link_video`] or [`Program::link_audio`].
     pub fn release(&self, pad: &gst::Pad) {
         self.mover.forget(pad);
+        self.shown.forget(pad);
         if let Some(parent) = pad.parent_element() {
             if let Some(peer) = pad.peer() {
                 let _ = peer.unlink(pad);

@@ -133,6 +133,7 @@ fn log_stats(stats: &SessionStats, cpu_cores: f64, full: bool) {
         tracks = m.tracks.len(),
         input_fps_min,
         frames_dropped = m.tracks.iter().map(|t| t.dropped).sum::<u64>(),
+        frames_skipped = m.tracks.iter().map(|t| t.shown.skipped).sum::<u64>(),
         packets_lost = m.tracks.iter().filter_map(|t| t.rtp.as_ref()).map(|r| r.packets_lost.max(0)).sum::<i64>(),
         queues_full = full_queues,
         outputs = m.outputs.len(),

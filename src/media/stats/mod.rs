@@ -9,6 +9,7 @@ pub mod latency;
 pub mod meter;
 pub mod queues;
 pub mod rtp;
+pub mod shown;
 pub mod stall;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use latency::EncoderLatency;
 use meter::Meter;
 use queues::{QueueLevel, QueueWatch};
 use rtp::InboundRtp;
+use shown::ShownCounts;
 use stall::{StallChange, StallDetector};
 
 /// Where in the pipeline a queue sits, in the order media flows.
@@ -100,6 +102,10 @@ pub struct TrackStats {
     pub fps: f64,
     /// Frames its queue dropped because the program fell behind.
     pub dropped: u64,
+    /// Video: frames the compositor put in the program, and frames it
+    /// passed over (late for their turn, or beyond the program's rate).
+    #[serde(flatten)]
+    pub shown: ShownCounts,
     /// What webrtcbin says of its RTP stream, when it answered.
     pub rtp: Option<InboundRtp>,
 }
@@ -249,6 +255,7 @@ impl Health {
                 frames: t.frames,
                 fps: meter.rate(&track_key(&t.key.participant_id, &t.key.track_id)),
                 dropped: self.queues.overruns(&t.queue),
+                shown: t.shown,
                 rtp: t.ssrc.and_then(|s| rtp.get(&(t.peer.clone(), s)).cloned()),
             })
             .collect();
