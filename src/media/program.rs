@@ -252,7 +252,6 @@ impl Program {
     /// Releases a pad from [`Program::link_video`] or [`Program::link_audio`].
     pub fn release(&self, pad: &gst::Pad) {
         self.mover.forget(pad);
-        self.shown.forget(pad);
         if let Some(parent) = pad.parent_element() {
             if let Some(peer) = pad.peer() {
                 let _ = peer.unlink(pad);

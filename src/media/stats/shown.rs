@@ -105,10 +105,16 @@ impl Shown {
                 }
             }
         });
+        // Released pads are forgotten, however they go.
+        let watched = logs.clone();
+        compositor.connect_pad_removed(move |_, pad| {
+            watched.lock().unwrap().remove(pad);
+        });
         Shown { logs }
     }
 
-    /// Counts the frames entering `pad`, one of the compositor's.
+    /// Counts the frames entering `pad`, one of the compositor's, until it
+    /// is released.
     pub fn watch(&self, pad: &gst::Pad) {
         let log = Arc::new(Mutex::new(PadLog::default()));
         let logged = log.clone();
@@ -138,11 +144,6 @@ impl Shown {
             },
         );
         self.logs.lock().unwrap().insert(pad.clone(), log);
-    }
-
-    /// Stops counting `pad` (it is being released).
-    pub fn forget(&self, pad: &gst::Pad) {
-        self.logs.lock().unwrap().remove(pad);
     }
 
     /// `pad`'s counts; zero for a pad not watched.
@@ -226,7 +227,7 @@ mod tests {
         // 2 s of input: 20 composite frames, each from its own input frame.
         assert!((19..=21).contains(&c.shown), "{c:?}");
         assert!((38..=41).contains(&c.skipped), "{c:?}");
-        shown.forget(&pad);
+        compositor.release_request_pad(&pad);
         assert_eq!(shown.counts(&pad), ShownCounts::default());
     }
 }
