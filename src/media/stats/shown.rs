@@ -5,11 +5,11 @@
 //! behind, but a live compositor drops frames too: one that comes after
 //! its turn's deadline is shown never, the tile showing its previous
 //! frame again meanwhile. Under CPU pressure that is where a tile loses
-//! its frames (the benchmark saw 4% of them go, none through the queues),
-//! so the figures count it: each compositor pad logs the frames entering
-//! it, and at each composite frame the compositor says which frame it
-//! took from each pad (`samples-selected`); the frames before that one
-//! were passed over.
+//! its frames (in a benchmark run beside busy loops, 4% of the tiles'
+//! frames went so, none through the queues), so the figures count it:
+//! each compositor pad logs the frames entering it, and at each composite
+//! frame the compositor says which frame it took from each pad
+//! (`samples-selected`); the frames before that one were passed over.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
