@@ -205,12 +205,21 @@ impl RemotePublishers {
             }
         }
         self.client.destroy(self.session);
+        let pipeline = self.pipeline.clone();
+        let _ = spawn_blocking(move || pipeline.set_state(gst::State::Null)).await;
+    }
+}
+
+/// Dropped without [`RemotePublishers::stop`] (a failed start, a panic),
+/// the publishers stop sending and their tasks end; Janus drops them with
+/// the session, once its keepalives stop.
+impl Drop for RemotePublishers {
+    fn drop(&mut self) {
         self.keepalive.abort();
         for relay in &self.feedback {
             relay.abort();
         }
-        let pipeline = self.pipeline;
-        let _ = spawn_blocking(move || pipeline.set_state(gst::State::Null)).await;
+        let _ = self.pipeline.set_state(gst::State::Null);
     }
 }
 
