@@ -313,37 +313,22 @@ impl Drop for Publishers {
 }
 
 fn write_config(dir: &Path, general: &str) {
+    // The configuration scripts/bench-janus uses too, filled in.
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/janus");
+    let read = |name: &str| std::fs::read_to_string(conf.join(name)).unwrap();
     let lib = janus_lib_dir();
-    let d = dir.display();
-    let l = lib.display();
+    let general = format!("debug_level = 4\n    session_timeout = 60\n    {general}");
     std::fs::write(
         dir.join("janus.jcfg"),
-        format!(
-            r#"general: {{
-    configs_folder = "{d}"
-    plugins_folder = "{l}/plugins"
-    transports_folder = "{l}/transports"
-    events_folder = "{l}/events"
-    loggers_folder = "{l}/loggers"
-    debug_level = 4
-    session_timeout = 60
-    {general}
-}}
-media: {{ rtp_port_range = "20000-40000" }}
-nat: {{ nice_debug = false ice_enforce_list = "veth0" }}
-plugins: {{ disable = "libjanus_audiobridge.so,libjanus_duktape.so,libjanus_echotest.so,libjanus_lua.so,libjanus_nosip.so,libjanus_recordplay.so,libjanus_sip.so,libjanus_streaming.so,libjanus_textroom.so,libjanus_videocall.so,libjanus_voicemail.so" }}
-transports: {{ disable = "libjanus_http.so,libjanus_mqtt.so,libjanus_nanomsg.so,libjanus_pfunix.so,libjanus_rabbitmq.so" }}
-events: {{ broadcast = false }}
-loggers: {{ disable = "libjanus_jsonlog.so" }}
-"#
-        ),
+        read("janus.jcfg")
+            .replace("@DIR@", &dir.display().to_string())
+            .replace("@LIB@", &lib.display().to_string())
+            .replace("@GENERAL@", &general),
     )
     .unwrap();
     std::fs::write(
         dir.join("janus.transport.websockets.jcfg"),
-        format!(
-            "general: {{ json = \"compact\" ws = true ws_port = 8188 ws_ip = \"{ADDR}\" wss = false }}\nadmin: {{ admin_ws = false }}\n"
-        ),
+        read("janus.transport.websockets.jcfg").replace("@ADDR@", ADDR),
     )
     .unwrap();
     std::fs::write(
