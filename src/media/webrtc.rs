@@ -2,6 +2,9 @@
 //! publishers (make offers). The calls here block on webrtcbin's promises:
 //! call them from a blocking context, never from a tokio worker.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use gst::prelude::*;
 use gst_webrtc::prelude::*;
 
@@ -230,6 +233,44 @@ where
             f(mline, candidate);
         }
         None
+    });
+}
+
+/// Lets no media through `pads` (upstream of `webrtcbin`, on a sender)
+/// until the PeerConnection is up, then calls `on_connected`.
+///
+/// webrtcbin holds what reaches it before its DTLS handshake ends and
+/// then sends it all at once, where a browser sends nothing before. A
+/// burst at the start of a stream skews the receiver's jitter buffer,
+/// whose timeline then runs fast over its first two seconds while it
+/// settles (about 100 ms of frames passed over per camera, measured on
+/// callcast's side), and a player shows stale media first. Dropped rather
+/// than held, the stream starts at its live edge.
+pub fn send_once_connected<F>(webrtcbin: &gst::Element, pads: &[gst::Pad], on_connected: F)
+where
+    F: Fn() + Send + Sync + 'static,
+{
+    let connected = Arc::new(AtomicBool::new(false));
+    for pad in pads {
+        let connected = connected.clone();
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |_, _| {
+                if connected.load(Ordering::Acquire) {
+                    gst::PadProbeReturn::Remove
+                } else {
+                    gst::PadProbeReturn::Drop
+                }
+            },
+        );
+    }
+    webrtcbin.connect_notify(Some("connection-state"), move |webrtcbin, _| {
+        let state = webrtcbin.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
+        if state == gst_webrtc::WebRTCPeerConnectionState::Connected
+            && !connected.swap(true, Ordering::AcqRel)
+        {
+            on_connected();
+        }
     });
 }
 

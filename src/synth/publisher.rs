@@ -3,8 +3,7 @@
 //! encoded once and sent to each subscriber over its own webrtcbin.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use gst::prelude::*;
@@ -132,7 +131,6 @@ impl Publisher {
             webrtcbin: webrtcbin.clone(),
             feeds: Vec::new(),
         };
-        let connected = Arc::new(AtomicBool::new(false));
         let linked = (|| {
             // webrtcbin must be running before media reaches it: a first
             // push into its still-flushing pads would stop the feeding queue.
@@ -164,7 +162,6 @@ impl Publisher {
                 queue
                     .sync_state_with_parent()
                     .map_err(|_| MediaError::State("publisher queue".into()))?;
-                drop_until_connected(&queue, &connected);
                 let tee_pad = tee
                     .request_pad_simple("src_%u")
                     .ok_or_else(|| MediaError::Link("tee pad".into()))?;
@@ -173,7 +170,7 @@ impl Publisher {
                     .link(&queue.static_pad("sink").expect("queue sink"))
                     .map_err(|e| MediaError::Link(format!("tee to queue: {e:?}")))?;
             }
-            start_on_connection(&webrtcbin, &branch.feeds, &connected);
+            start_on_connection(&webrtcbin, &branch.feeds);
             wait_for_caps(&webrtcbin)?;
             let offer = webrtc::create_description(&webrtcbin, gst_webrtc::WebRTCSDPType::Offer)?;
             webrtc::set_local_description(&webrtcbin, &offer)?;
@@ -265,54 +262,25 @@ impl Drop for Publisher {
     }
 }
 
-/// Asks for a key frame as soon as `webrtcbin` connects, as a browser's
-/// encoder starts its stream with one: without it the receiver shows
-/// nothing until it has asked for one itself and been heard.
-/// Lets `queue` take no media until `connected` is set. webrtcbin holds
-/// what comes before its DTLS handshake ends and then sends it all at
-/// once; a browser sends nothing before. Such a burst at the start of a
-/// stream skews the receiver's jitter buffer, whose timeline then runs
-/// fast over its first two seconds while it settles (about 100 ms of
-/// frames passed over per camera).
-fn drop_until_connected(queue: &gst::Element, connected: &Arc<AtomicBool>) {
-    let connected = connected.clone();
-    queue
-        .static_pad("sink")
-        .expect("queues have a sink")
-        .add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-            move |_, _| {
-                if connected.load(Ordering::Acquire) {
-                    gst::PadProbeReturn::Remove
-                } else {
-                    gst::PadProbeReturn::Drop
-                }
-            },
-        );
-}
-
-/// Once the PeerConnection is up: lets media through and asks for a key
-/// frame, so that the subscriber's picture starts at once.
-fn start_on_connection(
-    webrtcbin: &gst::Element,
-    feeds: &[(gst::Pad, gst::Element)],
-    connected: &Arc<AtomicBool>,
-) {
+/// Sends nothing until `webrtcbin` connects, and then asks for a key
+/// frame: a browser's encoder starts its stream with one, and without it
+/// the receiver shows nothing until it has asked for one itself and been
+/// heard.
+fn start_on_connection(webrtcbin: &gst::Element, feeds: &[(gst::Pad, gst::Element)]) {
     let queues: Vec<gst::glib::WeakRef<gst::Element>> =
         feeds.iter().map(|(_, q)| q.downgrade()).collect();
-    let connected = connected.clone();
-    webrtcbin.connect_notify(Some("connection-state"), move |webrtcbin, _| {
-        let state = webrtcbin.property::<gst_webrtc::WebRTCPeerConnectionState>("connection-state");
-        if state == gst_webrtc::WebRTCPeerConnectionState::Connected {
-            connected.store(true, Ordering::Release);
-            // Upstream, through the tee, to the encoder (or the player).
-            for q in queues.iter().filter_map(|q| q.upgrade()) {
-                q.send_event(
-                    gst_video::UpstreamForceKeyUnitEvent::builder()
-                        .all_headers(true)
-                        .build(),
-                );
-            }
+    let sinks: Vec<gst::Pad> = feeds
+        .iter()
+        .map(|(_, q)| q.static_pad("sink").expect("queues have a sink"))
+        .collect();
+    webrtc::send_once_connected(webrtcbin, &sinks, move || {
+        // Upstream, through the tee, to the encoder (or the player).
+        for q in queues.iter().filter_map(|q| q.upgrade()) {
+            q.send_event(
+                gst_video::UpstreamForceKeyUnitEvent::builder()
+                    .all_headers(true)
+                    .build(),
+            );
         }
     });
 }

@@ -88,6 +88,10 @@ impl WhepViewer {
                 .build();
             pads.push(send(&bin, &webrtcbin, "opus", pay, &caps)?);
         }
+        // Held until the answer, then dropped until the viewer is
+        // connected: it starts at the live edge, not with a burst of what
+        // waited for its DTLS handshake.
+        webrtc::send_once_connected(&webrtcbin, &bin.sink_pads(), || {});
         let held = pads
             .iter()
             .filter_map(|pad| {
