@@ -249,7 +249,7 @@ impl Cards {
         if let Some(src) = card.bin.static_pad("src") {
             src.add_probe(
                 gst::PadProbeType::DATA_DOWNSTREAM | gst::PadProbeType::QUERY_DOWNSTREAM,
-                |_, _| gst::PadProbeReturn::Drop,
+                |_, info| crate::media::drop_probed(info),
             );
         }
         program.release(&card.pad);

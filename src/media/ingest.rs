@@ -555,7 +555,7 @@ impl Inner {
     fn detach(&self, t: &LinkedTrack) {
         t.bin.src_pad().add_probe(
             gst::PadProbeType::DATA_DOWNSTREAM | gst::PadProbeType::QUERY_DOWNSTREAM,
-            |_, _| gst::PadProbeReturn::Drop,
+            |_, info| crate::media::drop_probed(info),
         );
         self.program.release(&t.program_pad);
     }
@@ -568,7 +568,7 @@ impl Inner {
     fn replug(&self, peer_id: &str, pad: &gst::Pad, relink: bool, unplug: impl FnOnce()) {
         let probe = pad.add_probe(
             gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-            |_, _| gst::PadProbeReturn::Drop,
+            |_, info| crate::media::drop_probed(info),
         );
         unplug();
         let carried = relink && {

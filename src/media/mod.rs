@@ -156,6 +156,24 @@ pub(crate) fn link_chain(elements: &[&gst::Element]) -> Result<(), MediaError> {
     Ok(())
 }
 
+/// What a pad probe returns to drop the item it was given.
+///
+/// gstreamer-rs takes a buffer, buffer list or event out of the probe's
+/// info before calling the probe, and on `Drop` leaves the slot empty;
+/// GStreamer 1.22 then unrefs the empty slot (a CRITICAL for each item
+/// dropped; 1.24 checks). `Handled` (the probe consumed it) drops them
+/// cleanly. A query stays with its caller: `Drop` refuses it.
+pub fn drop_probed(info: &gst::PadProbeInfo) -> gst::PadProbeReturn {
+    match info.data {
+        Some(
+            gst::PadProbeData::Buffer(_)
+            | gst::PadProbeData::BufferList(_)
+            | gst::PadProbeData::Event(_),
+        ) => gst::PadProbeReturn::Handled,
+        _ => gst::PadProbeReturn::Drop,
+    }
+}
+
 /// A ghost sink pad onto `target` whose chain results, for buffers and
 /// buffer lists alike, pass through `filter` on their way upstream: how a
 /// bin keeps a flow error of its own from stopping what feeds it.
@@ -195,4 +213,74 @@ pub(crate) fn launch_with_sink(description: &str) -> (gst::Pipeline, gst_app::Ap
         .downcast::<gst_app::AppSink>()
         .unwrap();
     (pipeline, sink)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use gst::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn dropped_buffers_lists_and_events_leave_no_critical() {
+        init().unwrap();
+        let criticals = Arc::new(AtomicUsize::new(0));
+        let counted = criticals.clone();
+        let handler = gst::glib::log_set_handler(
+            Some("GStreamer"),
+            gst::glib::LogLevels::LEVEL_CRITICAL,
+            false,
+            false,
+            move |_, _, message| {
+                if message.contains("mini_object") {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+            },
+        );
+        let reached = Arc::new(AtomicUsize::new(0));
+        let (on_buffer, on_list) = (reached.clone(), reached.clone());
+        let sink = gst::Pad::builder(gst::PadDirection::Sink)
+            .chain_function(move |_, _, _| {
+                on_buffer.fetch_add(1, Ordering::Relaxed);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .chain_list_function(move |_, _, _| {
+                on_list.fetch_add(1, Ordering::Relaxed);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build();
+        let src = gst::Pad::builder(gst::PadDirection::Src).build();
+        src.link(&sink).unwrap();
+        src.set_active(true).unwrap();
+        sink.set_active(true).unwrap();
+        // On the sink pad, as the senders' gates; on the source pad, as
+        // the ingest's unplugging.
+        for pad in [&sink, &src] {
+            let id = pad
+                .add_probe(
+                    gst::PadProbeType::BUFFER
+                        | gst::PadProbeType::BUFFER_LIST
+                        | gst::PadProbeType::EVENT_DOWNSTREAM
+                        | gst::PadProbeType::QUERY_DOWNSTREAM,
+                    |_, info| drop_probed(info),
+                )
+                .unwrap();
+            assert_eq!(src.push(gst::Buffer::new()), Ok(gst::FlowSuccess::Ok));
+            let mut list = gst::BufferList::new();
+            list.get_mut().unwrap().add(gst::Buffer::new());
+            assert_eq!(src.push_list(list), Ok(gst::FlowSuccess::Ok));
+            src.push_event(gst::event::CustomDownstream::new(
+                gst::Structure::new_empty("callcast-test"),
+            ));
+            let mut query = gst::query::Caps::new(None);
+            assert!(!src.peer_query(&mut query), "a dropped query is refused");
+            pad.remove_probe(id);
+        }
+        gst::glib::log_remove_handler(Some("GStreamer"), handler);
+        assert_eq!(reached.load(Ordering::Relaxed), 0);
+        assert_eq!(criticals.load(Ordering::Relaxed), 0);
+    }
 }

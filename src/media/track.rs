@@ -669,7 +669,7 @@ mod tests {
         // here the source would try, and fail on its own.
         ghost.add_probe(gst::PadProbeType::EVENT_UPSTREAM, |_, info| {
             match info.event().map(|e| e.type_()) {
-                Some(gst::EventType::Reconfigure) => gst::PadProbeReturn::Drop,
+                Some(gst::EventType::Reconfigure) => crate::media::drop_probed(info),
                 _ => gst::PadProbeReturn::Ok,
             }
         });

@@ -255,11 +255,11 @@ where
         let connected = connected.clone();
         pad.add_probe(
             gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-            move |_, _| {
+            move |_, info| {
                 if connected.load(Ordering::Acquire) {
                     gst::PadProbeReturn::Remove
                 } else {
-                    gst::PadProbeReturn::Drop
+                    crate::media::drop_probed(info)
                 }
             },
         );

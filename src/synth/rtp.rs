@@ -315,9 +315,9 @@ fn drop_every_nth(chain: &[gst::Element], n: u32) {
     };
     let n = n.max(1);
     let sent = std::sync::atomic::AtomicU32::new(0);
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
         if sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n == n - 1 {
-            gst::PadProbeReturn::Drop
+            crate::media::drop_probed(info)
         } else {
             gst::PadProbeReturn::Ok
         }
