@@ -159,10 +159,10 @@ pub(crate) fn link_chain(elements: &[&gst::Element]) -> Result<(), MediaError> {
 /// What a pad probe returns to drop the item it was given.
 ///
 /// gstreamer-rs takes a buffer, buffer list or event out of the probe's
-/// info before calling the probe, and on `Drop` leaves the slot empty;
-/// GStreamer 1.22 then unrefs the empty slot (a CRITICAL for each item
-/// dropped; 1.24 checks). `Handled` (the probe consumed it) drops them
-/// cleanly. A query stays with its caller: `Drop` refuses it.
+/// info before calling the probe, and on `Drop` leaves the slot empty,
+/// which GStreamer 1.22 then unrefs: a CRITICAL for each item dropped.
+/// `Handled` (the probe consumed it) drops them cleanly. A query stays
+/// with its caller: `Drop` refuses it.
 pub fn drop_probed(info: &gst::PadProbeInfo) -> gst::PadProbeReturn {
     match info.data {
         Some(
