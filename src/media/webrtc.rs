@@ -244,8 +244,8 @@ where
 /// burst at the start of a stream skews the receiver's jitter buffer,
 /// whose timeline then runs fast over its first two seconds while it
 /// settles (about 100 ms of frames passed over per camera, measured on
-/// callcast's side), and a player shows stale media first. Dropped rather
-/// than held, the stream starts at its live edge.
+/// callcast's side), and a player would show stale media first. Dropped
+/// rather than held, the stream starts at its live edge.
 pub fn send_once_connected<F>(webrtcbin: &gst::Element, pads: &[gst::Pad], on_connected: F)
 where
     F: Fn() + Send + Sync + 'static,
