@@ -404,7 +404,11 @@ pub fn probe_eos(pad: &gst::Pad, ended: impl Fn() + Send + Sync + 'static) {
 ///   holds them until its output side has taken everything before them,
 ///   and the encoder's thread, which asks every branch in turn, would wait
 ///   that long too. An output that waits (a muxer for its other stream, a
-///   slow upload) would stall the program.
+///   slow upload) would stall the program;
+/// - a key frame request (a WHEP viewer's PLI) goes no further: every
+///   output shares the encoder, whose key frames come every
+///   `keyframe_interval_s` for all alike (HLS cuts every variant's
+///   segments on them, in step). A viewer starts at the next one.
 pub fn add_sink_pad(bin: &gst::Bin, name: &str, target: &gst::Pad) -> Result<(), MediaError> {
     let ghost = crate::media::filtered_ghost_sink(target, contained)
         .map_err(|_| MediaError::Link(format!("{}: {name} pad", bin.name())))?
@@ -415,6 +419,14 @@ pub fn add_sink_pad(bin: &gst::Bin, name: &str, target: &gst::Pad) -> Result<(),
             _ => gst::Pad::query_default(pad, parent, query),
         })
         .build();
+    ghost.add_probe(gst::PadProbeType::EVENT_UPSTREAM, |_, info| {
+        match info.event() {
+            Some(event) if gst_video::ForceKeyUnitEvent::is(event) => {
+                crate::media::drop_probed(info)
+            }
+            _ => gst::PadProbeReturn::Ok,
+        }
+    });
     bin.add_pad(&ghost)
         .map_err(|_| MediaError::Link(format!("{}: {name} pad", bin.name())))
 }
@@ -1024,4 +1036,57 @@ fn watch_pads(pads: &[gst::Pad]) -> Arc<Progress> {
         });
     }
     progress
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use gst::prelude::*;
+
+    use super::add_sink_pad;
+    use crate::media::make;
+
+    /// An output's key frame request stops at its sink pad; its other
+    /// upstream events (here a reconfigure) still reach the encoder.
+    #[test]
+    fn key_frame_requests_stay_in_the_output() {
+        crate::media::init().unwrap();
+        // Live: paused, its pads are active and it sends nothing.
+        let src = make("fakesrc", None).unwrap();
+        src.set_property("is-live", true);
+        let bin = gst::Bin::new();
+        let queue = make("queue", None).unwrap();
+        bin.add(&queue).unwrap();
+        add_sink_pad(&bin, "video", &queue.static_pad("sink").unwrap()).unwrap();
+        let pipeline = gst::Pipeline::new();
+        pipeline.add_many([&src, bin.upcast_ref()]).unwrap();
+        src.link(&bin).unwrap();
+
+        let (requests, others) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (r, o) = (requests.clone(), others.clone());
+        let src_pad = src.static_pad("src").unwrap();
+        src_pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
+            let event = info.event().unwrap();
+            if gst_video::ForceKeyUnitEvent::is(event) {
+                r.fetch_add(1, Ordering::SeqCst);
+            } else if event.type_() == gst::EventType::Reconfigure {
+                o.fetch_add(1, Ordering::SeqCst);
+            }
+            gst::PadProbeReturn::Ok
+        });
+
+        pipeline.set_state(gst::State::Paused).unwrap();
+        let inside = queue.static_pad("sink").unwrap();
+        let request = gst_video::UpstreamForceKeyUnitEvent::builder()
+            .all_headers(true)
+            .build();
+        let taken = inside.push_event(request);
+        inside.push_event(gst::event::Reconfigure::new());
+        assert_eq!(requests.load(Ordering::SeqCst), 0);
+        assert_eq!(others.load(Ordering::SeqCst), 1);
+        assert!(taken, "the request is taken, not refused");
+        pipeline.set_state(gst::State::Null).unwrap();
+    }
 }
