@@ -407,8 +407,8 @@ pub fn probe_eos(pad: &gst::Pad, ended: impl Fn() + Send + Sync + 'static) {
 ///   slow upload) would stall the program;
 /// - a key frame request (a WHEP viewer's PLI) goes no further: every
 ///   output shares the encoder, whose key frames come every
-///   `keyframe_interval_s` for all alike (HLS cuts every variant's
-///   segments on them, in step). A viewer starts at the next one.
+///   `keyframe_interval_s` for all alike (HLS cuts its segments on them).
+///   A viewer starts at the next one.
 pub fn add_sink_pad(bin: &gst::Bin, name: &str, target: &gst::Pad) -> Result<(), MediaError> {
     let ghost = crate::media::filtered_ghost_sink(target, contained)
         .map_err(|_| MediaError::Link(format!("{}: {name} pad", bin.name())))?
